@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+/* +QIND: "FOTA",<stage>[,<value>] — pure, lenient, bounded. */
+
+typedef enum {
+	QIND_STAGE_UNKNOWN, /* any other [A-Z]+ stage; see QindFota.stage */
+	QIND_STAGE_FTPSTART,
+	QIND_STAGE_HTTPSTART,
+	QIND_STAGE_HTTPSSTART,
+	QIND_STAGE_FILESTART,
+	QIND_STAGE_DOWNLOADING,
+	QIND_STAGE_FTPEND,
+	QIND_STAGE_HTTPEND,
+	QIND_STAGE_HTTPSEND,
+	QIND_STAGE_FILEEND,
+	QIND_STAGE_START,
+	QIND_STAGE_UPDATING,
+	QIND_STAGE_END,
+	QIND_STAGE_RESTORE,
+} QindStage;
+
+typedef enum {
+	QIND_VALUE_NONE,
+	QIND_VALUE_INT,
+	QIND_VALUE_TEXT,
+} QindValueKind;
+
+#define QIND_STAGE_MAX 32
+#define QIND_TEXT_MAX 128
+
+typedef struct {
+	QindStage kind;
+	char stage[QIND_STAGE_MAX + 1]; /* upper case, as received */
+	QindValueKind value_kind;
+	gint64 value;                    /* QIND_VALUE_INT */
+	char text[QIND_TEXT_MAX + 1];    /* QIND_VALUE_TEXT, truncated to the bound */
+} QindFota;
+
+typedef enum {
+	QIND_OK,
+	QIND_NOT_FOTA,  /* not a +QIND: "FOTA" line (other URCs, SMS DONE, ...) */
+	QIND_MALFORMED, /* a FOTA line we cannot read */
+} QindParseResult;
+
+QindParseResult qind_fota_parse(const char *line, QindFota *out);
+
+/* Download-phase start/end stages (FTPSTART, HTTPEND, ...). */
+gboolean qind_stage_is_download_start(QindStage kind);
+gboolean qind_stage_is_download_end(QindStage kind);
