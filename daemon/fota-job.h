@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "config.h"
+#include "job-record.h"
+#include "job-store.h"
+#include "modem.h"
+
+/* One upgrade job, from preparing to its final state. The job's state lives
+ * in its JobRecord; every change is persisted before it is announced.
+ *
+ * Signals:
+ *   "progress" ()  the record's state or percent changed
+ *   "finished" ()  the job reached a final state (emitted once, after "progress")
+ */
+
+#define FOTA_TYPE_JOB (fota_job_get_type())
+G_DECLARE_FINAL_TYPE(FotaJob, fota_job, FOTA, JOB, GObject)
+
+/* Takes @record (id, source, options, boot id filled in) and @package_fd
+ * (FILE mode, else -1). @config and @store must outlive the job. */
+FotaJob *fota_job_new(JobRecord *record, int package_fd, Modem *modem,
+		      const FotadConfig *config, JobStore *store);
+
+/* A new job: preparing, then AT+QFOTADL. */
+void fota_job_start(FotaJob *self);
+
+/* A job loaded from the store, not final: decide from its state, its
+ * progress flags and whether the host rebooted (@boot_id differs from the
+ * record's) whether to follow it, wait for the modem and verify, or fail it
+ * honestly. */
+void fota_job_resume(FotaJob *self, const char *boot_id);
+
+/* FOTA_DBUS_ERROR_NOT_CANCELLABLE after the modem took the whole package. */
+gboolean fota_job_cancel(FotaJob *self, GError **error);
+
+const JobRecord *fota_job_get_record(FotaJob *self);
+gboolean fota_job_is_finished(FotaJob *self);
+
+/* Saves the record now (on shutdown: percent saves are rate-limited). */
+void fota_job_persist(FotaJob *self);

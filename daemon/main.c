@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* quectel-fotad: wiring. Options and config, logging, the bus name, the
+ * modem, the job store, the D-Bus object, sd_notify and signals. */
+#include <glib-unix.h>
+#include <gio/gio.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-id128.h>
+
+#include "config.h"
+#include "dbus-service.h"
+#include "job-store.h"
+#include "modem.h"
+
+#define EXIT_USAGE 2
+
+typedef struct {
+	gboolean session;
+	gboolean verbose;
+	char *port;
+	char *state_dir;
+	char *config_file;
+} Options;
+
+typedef struct {
+	GMainLoop *loop;
+	FotadConfig *config;
+	GBusType bus_type;
+	Modem *modem;
+	JobStore *store;
+	FotaService *service;
+	gboolean name_owned;
+	int exit_code;
+} Daemon;
+
+static gboolean
+parse_options(int *argc, char ***argv, Options *opts, GError **error)
+{
+	const GOptionEntry entries[] = {
+	        {"session", 0, 0, G_OPTION_ARG_NONE, &opts->session,
+	         "Use the session bus (tests, demos)", NULL},
+	        {"port", 0, 0, G_OPTION_ARG_FILENAME, &opts->port,
+	         "The modem's AT tty (default: from the config, else udev discovery)", "PATH"},
+	        {"state-dir", 0, 0, G_OPTION_ARG_FILENAME, &opts->state_dir,
+	         "Where the job record lives (default " FOTAD_DEFAULT_STATE_DIR ")", "DIR"},
+	        {"config", 0, 0, G_OPTION_ARG_FILENAME, &opts->config_file,
+	         "Config file (default " FOTAD_DEFAULT_CONFIG_FILE ")", "FILE"},
+	        {"verbose", 'v', 0, G_OPTION_ARG_NONE, &opts->verbose, "Log debug messages", NULL},
+	        {NULL},
+	};
+	g_autoptr(GOptionContext) context = g_option_context_new(NULL);
+
+	g_option_context_set_summary(context,
+	                             "Upgrades the firmware of Quectel LTE modems (AT+QFOTADL).");
+	g_option_context_add_main_entries(context, entries, NULL);
+	return g_option_context_parse(context, argc, argv, error);
+}
+
+/* Defaults, then the config file, then the command line. */
+static FotadConfig *
+load_config(const Options *opts, GError **error)
+{
+	g_autoptr(FotadConfig) config = fotad_config_new();
+	const char *file = opts->config_file ? opts->config_file : FOTAD_DEFAULT_CONFIG_FILE;
+
+	if (!fotad_config_load_file(config, file, opts->config_file != NULL, error))
+		return NULL;
+	if (opts->port != NULL) {
+		g_free(config->port);
+		config->port = g_strdup(opts->port);
+	}
+	if (opts->state_dir != NULL) {
+		g_free(config->state_dir);
+		config->state_dir = g_strdup(opts->state_dir);
+	}
+	return g_steal_pointer(&config);
+}
+
+/* 32 hex digits; the file may hold the kernel's dashed form. */
+static char *
+read_boot_id(const FotadConfig *config, GError **error)
+{
+	g_autofree char *text = NULL;
+	char buf[SD_ID128_STRING_MAX];
+	sd_id128_t id;
+	int r;
+
+	if (config->boot_id_file == NULL) {
+		r = sd_id128_get_boot(&id);
+		if (r < 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-r),
+			            "cannot read the boot id: %s", g_strerror(-r));
+			return NULL;
+		}
+		return g_strdup(sd_id128_to_string(id, buf));
+	}
+	if (!g_file_get_contents(config->boot_id_file, &text, NULL, error)) {
+		g_prefix_error(error, "boot-id-file: ");
+		return NULL;
+	}
+	r = sd_id128_from_string(g_strstrip(text), &id);
+	if (r < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+		            "boot-id-file %s does not hold a boot id: '%s'", config->boot_id_file,
+		            text);
+		return NULL;
+	}
+	return g_strdup(sd_id128_to_string(id, buf));
+}
+
+static void
+on_bus_acquired(GDBusConnection *connection, const char *name, gpointer user_data)
+{
+	Daemon *d = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (!fota_service_export(d->service, connection, &error)) {
+		g_printerr("quectel-fotad: cannot export %s: %s\n", FOTA_SERVICE_PATH,
+		           error->message);
+		d->exit_code = EXIT_FAILURE;
+		g_main_loop_quit(d->loop);
+		return;
+	}
+	/* The stored job first, so that a resumed job sees the modem's first "ready". */
+	fota_service_load_job(d->service);
+	modem_start(d->modem);
+}
+
+static void
+on_name_acquired(GDBusConnection *connection, const char *name, gpointer user_data)
+{
+	Daemon *d = user_data;
+
+	d->name_owned = TRUE;
+	g_message("Owning %s on the %s bus", name,
+	          d->bus_type == G_BUS_TYPE_SESSION ? "session" : "system");
+	sd_notify(0, "READY=1\nSTATUS=Ready");
+}
+
+static void
+on_name_lost(GDBusConnection *connection, const char *name, gpointer user_data)
+{
+	Daemon *d = user_data;
+	const char *bus = d->bus_type == G_BUS_TYPE_SESSION ? "session" : "system";
+
+	if (connection == NULL)
+		g_printerr("quectel-fotad: cannot connect to the %s bus\n", bus);
+	else if (!d->name_owned)
+		g_printerr("quectel-fotad: cannot own %s on the %s bus (taken, or not allowed "
+		           "by the bus policy)\n",
+		           name, bus);
+	else
+		g_printerr("quectel-fotad: lost %s on the %s bus\n", name, bus);
+	d->exit_code = EXIT_FAILURE;
+	g_main_loop_quit(d->loop);
+}
+
+static gboolean
+on_terminate(gpointer user_data)
+{
+	Daemon *d = user_data;
+
+	g_message("Stopping; a running job is saved and resumed at the next start");
+	sd_notify(0, "STOPPING=1");
+	g_main_loop_quit(d->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static int
+run(Daemon *d, const char *boot_id)
+{
+	guint owner;
+	guint sigterm, sigint;
+
+	if (g_mkdir_with_parents(d->config->state_dir, 0700) < 0) {
+		g_printerr("quectel-fotad: cannot create state directory %s: %s\n",
+		           d->config->state_dir, g_strerror(errno));
+		return EXIT_FAILURE;
+	}
+	d->loop = g_main_loop_new(NULL, FALSE);
+	d->store = job_store_new(d->config->state_dir);
+	d->modem = modem_new(d->config);
+	d->service = fota_service_new(d->config, d->modem, d->store, boot_id);
+	sigterm = g_unix_signal_add(SIGTERM, on_terminate, d);
+	sigint = g_unix_signal_add(SIGINT, on_terminate, d);
+	owner = g_bus_own_name(d->bus_type, FOTA_SERVICE_NAME, G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
+	                       on_bus_acquired, on_name_acquired, on_name_lost, d, NULL);
+	g_main_loop_run(d->loop);
+
+	fota_service_persist(d->service);
+	g_bus_unown_name(owner);
+	g_source_remove(sigterm);
+	g_source_remove(sigint);
+	g_clear_pointer(&d->service, fota_service_free);
+	g_clear_object(&d->modem);
+	g_clear_pointer(&d->store, job_store_free);
+	g_clear_pointer(&d->loop, g_main_loop_unref);
+	return d->exit_code;
+}
+
+int
+main(int argc, char **argv)
+{
+	Options opts = {0};
+	Daemon d = {.exit_code = EXIT_SUCCESS};
+	g_autoptr(GError) error = NULL;
+	g_autofree char *boot_id = NULL;
+	int status;
+
+	if (!parse_options(&argc, &argv, &opts, &error)) {
+		g_printerr("quectel-fotad: %s\n", error->message);
+		return EXIT_USAGE;
+	}
+	if (opts.verbose)
+		g_log_set_debug_enabled(TRUE);
+	d.config = load_config(&opts, &error);
+	if (d.config == NULL) {
+		g_printerr("quectel-fotad: %s\n", error->message);
+		return EXIT_USAGE;
+	}
+	boot_id = read_boot_id(d.config, &error);
+	if (boot_id == NULL) {
+		g_printerr("quectel-fotad: %s\n", error->message);
+		fotad_config_free(d.config);
+		return EXIT_FAILURE;
+	}
+	d.bus_type = opts.session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM;
+	status = run(&d, boot_id);
+	fotad_config_free(d.config);
+	g_free(opts.port);
+	g_free(opts.state_dir);
+	g_free(opts.config_file);
+	return status;
+}
