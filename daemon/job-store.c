@@ -490,8 +490,6 @@ check_known_keys(GKeyFile *kf, GError **error)
 {
 	g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
 
-	if (g_strv_length(groups) == 0)
-		return corrupt(error, "no [job] group");
 	for (gsize g = 0; groups[g] != NULL; g++) {
 		g_auto(GStrv) keys = NULL;
 
