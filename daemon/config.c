@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "quectel-fotad"
 #include "config.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 
-G_DEFINE_QUARK(fotad-config-error-quark, fotad_config_error)
+G_DEFINE_QUARK(fotad - config - error - quark, fotad_config_error)
 
 /* Longest timeout accepted: 30 days still fits a guint of milliseconds. */
 #define MAX_TIMEOUT_S (30.0 * 24 * 3600)
@@ -18,11 +19,11 @@ static const ModemUsbId default_usb_ids[] = {
 };
 
 static const guint valid_bauds[] = {
-        9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1000000, 2000000, 3000000, 4000000,
+        9600,   19200,  38400,   57600,   115200,  230400,
+        460800, 921600, 1000000, 2000000, 3000000, 4000000,
 };
 
-typedef gboolean (*KeyParser)(FotadConfig *config, gsize offset, const char *value,
-			      GError **error);
+typedef gboolean (*KeyParser)(FotadConfig *config, gsize offset, const char *value, GError **error);
 
 typedef struct {
 	const char *group;
@@ -43,7 +44,7 @@ static gboolean
 bad_value(GError **error, const char *expected, const char *value)
 {
 	g_set_error(error, FOTAD_CONFIG_ERROR, FOTAD_CONFIG_ERROR_VALUE, "must be %s, got '%s'",
-		    expected, value);
+	            expected, value);
 	return FALSE;
 }
 
@@ -319,8 +320,8 @@ apply_key(FotadConfig *config, GKeyFile *kf, const char *group, const char *key,
 	}
 	g_strstrip(value);
 	if (!desc->parse(config, desc->offset, value, &local)) {
-		g_set_error(error, FOTAD_CONFIG_ERROR, FOTAD_CONFIG_ERROR_VALUE, "[%s] %s %s", group,
-		            key, local->message);
+		g_set_error(error, FOTAD_CONFIG_ERROR, FOTAD_CONFIG_ERROR_VALUE, "[%s] %s %s",
+		            group, key, local->message);
 		return FALSE;
 	}
 	return TRUE;
@@ -363,8 +364,7 @@ fotad_config_load_data(FotadConfig *config, const char *data, gsize length, GErr
 }
 
 gboolean
-fotad_config_load_file(FotadConfig *config, const char *path, gboolean must_exist,
-                       GError **error)
+fotad_config_load_file(FotadConfig *config, const char *path, gboolean must_exist, GError **error)
 {
 	g_autofree char *data = NULL;
 	g_autoptr(GError) local = NULL;

@@ -31,8 +31,8 @@ typedef enum {
 } FotadPortKind;
 
 #define FOTAD_DEFAULT_CONFIG_FILE "/etc/quectel-fotad/quectel-fotad.conf"
-#define FOTAD_DEFAULT_STATE_DIR	  "/var/lib/quectel-fotad"
-#define FOTAD_MAX_USB_IDS	  16
+#define FOTAD_DEFAULT_STATE_DIR   "/var/lib/quectel-fotad"
+#define FOTAD_MAX_USB_IDS         16
 
 /* All timeouts in milliseconds (the file has seconds with fractions). */
 typedef struct {
@@ -68,10 +68,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FotadConfig, fotad_config_free)
 
 /* Applies the keys found in @data over the current values. */
 gboolean fotad_config_load_data(FotadConfig *config, const char *data, gsize length,
-				GError **error);
+                                GError **error);
 /* @must_exist FALSE: a missing file is not an error (the default path). */
 gboolean fotad_config_load_file(FotadConfig *config, const char *path, gboolean must_exist,
-				GError **error);
+                                GError **error);
 
 /* The ModemFinder view of the [modem] group; valid while @config lives. */
 void fotad_config_get_finder_config(const FotadConfig *config, ModemFinderConfig *out);

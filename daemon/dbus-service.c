@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "quectel-fotad"
 #include "dbus-service.h"
 
 #include <fcntl.h>
@@ -23,8 +24,8 @@ struct _FotaService {
 	char *boot_id;
 	FotaFota1 *skeleton;
 
-	FotaJob *job;     /* the running job, NULL when none */
-	JobRecord *last;  /* the last finished job (or an unreadable record's verdict) */
+	FotaJob *job;        /* the running job, NULL when none */
+	JobRecord *last;     /* the last finished job (or an unreadable record's verdict) */
 	gboolean validating; /* a StartFile is hashing its package */
 	FotaState announced_state;
 };
@@ -83,8 +84,7 @@ on_job_progress(FotaJob *job, gpointer user_data)
 
 	update_job_properties(self);
 	notify_status(self, r);
-	fota_fota1_emit_progress(self->skeleton, r->id, fota_state_to_string(r->state),
-	                         r->percent);
+	fota_fota1_emit_progress(self->skeleton, r->id, fota_state_to_string(r->state), r->percent);
 }
 
 static void
@@ -184,8 +184,8 @@ check_ranges(const ModemInfo *info, const JobOptions *o, GError **error)
 		return FALSE;
 	if (o->update_urc_max == JOB_UNSET)
 		return TRUE;
-	return check_range(&info->ranges.update_urc_max, "update-urc-max",
-	                   (guint)o->update_urc_max, info->qfotadl_ranges, error);
+	return check_range(&info->ranges.update_urc_max, "update-urc-max", (guint)o->update_urc_max,
+	                   info->qfotadl_ranges, error);
 }
 
 static gboolean
@@ -196,12 +196,12 @@ parse_options(GVariant *asv, FotaSourceKind kind, const ModemInfo *info, JobOpti
 
 	job_options_init(out);
 	if (!job_options_parse(asv, kind, info->kind, out, &local)) {
-		g_set_error_literal(error, FOTA_DBUS_ERROR,
-		                    g_error_matches(local, JOB_OPTIONS_ERROR,
-		                                    JOB_OPTIONS_ERROR_NOT_SUPPORTED)
-		                            ? FOTA_DBUS_ERROR_NOT_SUPPORTED
-		                            : FOTA_DBUS_ERROR_INVALID_ARGUMENT,
-		                    local->message);
+		g_set_error_literal(
+		        error, FOTA_DBUS_ERROR,
+		        g_error_matches(local, JOB_OPTIONS_ERROR, JOB_OPTIONS_ERROR_NOT_SUPPORTED)
+		                ? FOTA_DBUS_ERROR_NOT_SUPPORTED
+		                : FOTA_DBUS_ERROR_INVALID_ARGUMENT,
+		        local->message);
 		return FALSE;
 	}
 	return check_ranges(info, out, error);
@@ -231,7 +231,8 @@ check_package(int fd, guint64 *size, GError **error)
 	}
 	if (st.st_size <= 0 || (guint64)st.st_size > MAX_PACKAGE_SIZE) {
 		g_set_error(error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_INVALID_ARGUMENT,
-		            "package size must be 1..%" G_GUINT64_FORMAT " bytes, got %" G_GINT64_FORMAT,
+		            "package size must be 1..%" G_GUINT64_FORMAT
+		            " bytes, got %" G_GINT64_FORMAT,
 		            MAX_PACKAGE_SIZE, (gint64)st.st_size);
 		return FALSE;
 	}
@@ -242,8 +243,8 @@ check_package(int fd, guint64 *size, GError **error)
 static int
 take_fd(GDBusMethodInvocation *invocation, GVariant *handle, GError **error)
 {
-	GUnixFDList *list = g_dbus_message_get_unix_fd_list(
-	        g_dbus_method_invocation_get_message(invocation));
+	GUnixFDList *list =
+	        g_dbus_message_get_unix_fd_list(g_dbus_method_invocation_get_message(invocation));
 	gint32 index = g_variant_get_handle(handle);
 	g_autoptr(GError) local = NULL;
 	int fd;
@@ -374,11 +375,10 @@ hash_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellab
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			g_task_return_new_error(task, FOTA_DBUS_ERROR,
-			                        FOTA_DBUS_ERROR_INVALID_ARGUMENT,
-			                        "cannot read the package at byte %" G_GUINT64_FORMAT
-			                        ": %s",
-			                        offset, n < 0 ? g_strerror(errno) : "file shrank");
+			g_task_return_new_error(
+			        task, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_INVALID_ARGUMENT,
+			        "cannot read the package at byte %" G_GUINT64_FORMAT ": %s", offset,
+			        n < 0 ? g_strerror(errno) : "file shrank");
 			return;
 		}
 		g_checksum_update(sum, buf, n);
@@ -511,7 +511,8 @@ record_to_variant(const JobRecord *r)
 static gboolean
 handle_get_job(FotaFota1 *object, GDBusMethodInvocation *invocation, gpointer user_data)
 {
-	fota_fota1_complete_get_job(object, invocation, record_to_variant(current_record(user_data)));
+	fota_fota1_complete_get_job(object, invocation,
+	                            record_to_variant(current_record(user_data)));
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -596,8 +597,7 @@ fota_service_load_job(FotaService *self)
 		g_warning("Job record unreadable: %s", error->message);
 		self->last = job_record_new();
 		self->last->state = FOTA_STATE_FAILED;
-		self->last->error =
-		        g_strdup(fota_dbus_error_name(FOTA_DBUS_ERROR_UPGRADE_FAILED));
+		self->last->error = g_strdup(fota_dbus_error_name(FOTA_DBUS_ERROR_UPGRADE_FAILED));
 		self->last->message = g_strdup_printf("job record unreadable: %s", error->message);
 		self->last->finished_us = g_get_real_time();
 		update_job_properties(self);

@@ -19,7 +19,7 @@ typedef struct _FotaService FotaService;
 
 /* @config, @store must outlive the service; @boot_id is this host boot's. */
 FotaService *fota_service_new(const FotadConfig *config, Modem *modem, JobStore *store,
-			      const char *boot_id);
+                              const char *boot_id);
 void fota_service_free(FotaService *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FotaService, fota_service_free)
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "quectel-fotad"
 #include "fota-job.h"
 
 #include <unistd.h>
@@ -9,7 +10,7 @@
 
 /* Percent updates are saved at most this often (or every this many points):
  * a restart resumes from the state, the percent is only for show. */
-#define PERSIST_INTERVAL_US (5 * G_USEC_PER_SEC)
+#define PERSIST_INTERVAL_US  (5 * G_USEC_PER_SEC)
 #define PERSIST_PERCENT_STEP 10
 
 enum { SIGNAL_PROGRESS, SIGNAL_FINISHED, N_SIGNALS };
@@ -163,7 +164,8 @@ static void
 job_announce(FotaJob *self, JobProgressChange change)
 {
 	const JobRecord *r = self->record;
-	gboolean important = change & (JOB_PROGRESS_STATE | JOB_PROGRESS_DL_DONE | JOB_PROGRESS_END);
+	gboolean important =
+	        change & (JOB_PROGRESS_STATE | JOB_PROGRESS_DL_DONE | JOB_PROGRESS_END);
 
 	if (important || ((change & JOB_PROGRESS_PERCENT) && percent_save_due(self)))
 		job_save(self);
@@ -214,8 +216,8 @@ job_enter(FotaJob *self, FotaState state)
 static void
 arm_reboot_wait(FotaJob *self)
 {
-	timer_arm(&self->wait, remaining_ms(self->config->timeouts.reboot_ms,
-	                                    self->record->state_since_us),
+	timer_arm(&self->wait,
+	          remaining_ms(self->config->timeouts.reboot_ms, self->record->state_since_us),
 	          FOTA_DBUS_ERROR_TIMEOUT, "modem did not come back within %g s",
 	          secs(self->config->timeouts.reboot_ms));
 }
@@ -257,8 +259,8 @@ on_enter_state(FotaJob *self, FotaState old_state)
 	switch (r->state) {
 	case FOTA_STATE_DOWNLOADING:
 		self->phase_kind = PHASE_DOWNLOAD;
-		timer_arm(&self->phase, remaining_ms(self->config->timeouts.download_ms,
-		                                     r->state_since_us),
+		timer_arm(&self->phase,
+		          remaining_ms(self->config->timeouts.download_ms, r->state_since_us),
 		          FOTA_DBUS_ERROR_TIMEOUT, "the download did not finish within %g s",
 		          secs(self->config->timeouts.download_ms));
 		break;
@@ -323,8 +325,7 @@ job_command(FotaJob *self, const char *command, JobReplyFunc func)
 	CommandCall *call;
 
 	if (channel == NULL) {
-		g_autofree char *message =
-		        g_strdup_printf("no modem port to send %s to", command);
+		g_autofree char *message = g_strdup_printf("no modem port to send %s to", command);
 		job_fail(self, FOTA_DBUS_ERROR_NO_MODEM, JOB_UNSET, message);
 		return;
 	}
@@ -438,8 +439,7 @@ prepare_reply(FotaJob *self, const char *command, AtResponse *response, GError *
 		prepare_next(self);
 }
 
-static void qfotadl_reply(FotaJob *self, const char *command, AtResponse *response,
-                          GError *error);
+static void qfotadl_reply(FotaJob *self, const char *command, AtResponse *response, GError *error);
 
 static void
 prepare_next(FotaJob *self)
@@ -626,8 +626,9 @@ handle_return(FotaJob *self)
 		message = r->options.expected_revision
 		                  ? g_strdup_printf("modem reports %s, expected %s", info->revision,
 		                                    r->options.expected_revision)
-		                  : g_strdup_printf("modem still reports %s after the update (was %s)",
-		                                    info->revision, r->from_revision);
+		                  : g_strdup_printf(
+		                            "modem still reports %s after the update (was %s)",
+		                            info->revision, r->from_revision);
 		timer_set_verdict(&self->phase, FOTA_DBUS_ERROR_VERIFY_FAILED,
 		                  g_steal_pointer(&message));
 		return;
@@ -648,7 +649,7 @@ on_ready(Modem *modem, gpointer user_data)
 		/* mode 1 updates with the port up: only a return after a loss counts */
 		if (self->record->options.upgrade_mode == 1 && !self->saw_lost)
 			return;
-		/* fall through */
+		G_GNUC_FALLTHROUGH;
 	case FOTA_STATE_REBOOTING:
 	case FOTA_STATE_VERIFYING:
 		handle_return(self);
@@ -676,7 +677,8 @@ on_lost(Modem *modem, gpointer user_data)
 			         "the modem port vanished during the download");
 			break;
 		}
-		/* fall through: mode 1 rebooting before we saw START/END */
+		/* mode 1 rebooting before we saw START/END */
+		G_GNUC_FALLTHROUGH;
 	case FOTA_STATE_UPDATING:
 	case FOTA_STATE_VERIFYING:
 		job_enter(self, FOTA_STATE_REBOOTING);
@@ -899,12 +901,12 @@ fota_job_class_init(FotaJobClass *klass)
 
 	object_class->dispose = fota_job_dispose;
 	object_class->finalize = fota_job_finalize;
-	signals[SIGNAL_PROGRESS] = g_signal_new("progress", G_TYPE_FROM_CLASS(klass),
-	                                        G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-	                                        G_TYPE_NONE, 0);
-	signals[SIGNAL_FINISHED] = g_signal_new("finished", G_TYPE_FROM_CLASS(klass),
-	                                        G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-	                                        G_TYPE_NONE, 0);
+	signals[SIGNAL_PROGRESS] =
+	        g_signal_new("progress", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+	                     NULL, G_TYPE_NONE, 0);
+	signals[SIGNAL_FINISHED] =
+	        g_signal_new("finished", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+	                     NULL, G_TYPE_NONE, 0);
 }
 
 static void

@@ -21,8 +21,8 @@ G_DECLARE_FINAL_TYPE(FotaJob, fota_job, FOTA, JOB, GObject)
 
 /* Takes @record (id, source, options, boot id filled in) and @package_fd
  * (FILE mode, else -1). @config and @store must outlive the job. */
-FotaJob *fota_job_new(JobRecord *record, int package_fd, Modem *modem,
-		      const FotadConfig *config, JobStore *store);
+FotaJob *fota_job_new(JobRecord *record, int package_fd, Modem *modem, const FotadConfig *config,
+                      JobStore *store);
 
 /* A new job: preparing, then AT+QFOTADL. */
 void fota_job_start(FotaJob *self);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "quectel-fotad"
 #include "job-progress.h"
 
 #include "fota-errors.h"
@@ -92,19 +93,21 @@ job_progress_verify(JobRecord *record, const char *revision, gint64 now_us)
 	record->to_revision = g_strdup(revision);
 	if (expected != NULL && !g_str_equal(revision, expected)) {
 		message = g_strdup_printf("modem reports %s, expected %s", revision, expected);
-		job_progress_fail(record, FOTA_DBUS_ERROR_VERIFY_FAILED, JOB_UNSET, message, now_us);
+		job_progress_fail(record, FOTA_DBUS_ERROR_VERIFY_FAILED, JOB_UNSET, message,
+		                  now_us);
 		return;
 	}
 	if (expected == NULL && !job_progress_revision_changed(record, revision)) {
 		message = g_strdup_printf("modem still reports %s after the update (was %s)",
 		                          revision, record->from_revision);
-		job_progress_fail(record, FOTA_DBUS_ERROR_VERIFY_FAILED, JOB_UNSET, message, now_us);
+		job_progress_fail(record, FOTA_DBUS_ERROR_VERIFY_FAILED, JOB_UNSET, message,
+		                  now_us);
 		return;
 	}
 	g_free(record->message);
-	record->message = g_strdup_printf("upgraded from %s to %s",
-	                                  record->from_revision ? record->from_revision : "?",
-	                                  revision);
+	record->message =
+	        g_strdup_printf("upgraded from %s to %s",
+	                        record->from_revision ? record->from_revision : "?", revision);
 	g_clear_pointer(&record->error, g_free);
 	job_progress_set_state(record, FOTA_STATE_SUCCEEDED, now_us);
 }
@@ -167,8 +170,8 @@ update_end(JobRecord *record, gint64 code, gint64 now_us)
 	if (code != 0) {
 		what = fota_error_describe(code);
 		message = g_strdup_printf("upgrade failed: %s", what);
-		job_progress_fail(record, FOTA_DBUS_ERROR_UPGRADE_FAILED, record->end_code,
-		                  message, now_us);
+		job_progress_fail(record, FOTA_DBUS_ERROR_UPGRADE_FAILED, record->end_code, message,
+		                  now_us);
 		return JOB_PROGRESS_RELEVANT | JOB_PROGRESS_END | JOB_PROGRESS_STATE;
 	}
 	/* The modem reboots by itself after a successful upgrade. */

@@ -12,12 +12,12 @@
 
 typedef enum {
 	JOB_PROGRESS_NONE = 0,
-	JOB_PROGRESS_RELEVANT = 1 << 0,  /* a URC that belongs to this phase (resets urc-gap) */
-	JOB_PROGRESS_PERCENT = 1 << 1,   /* record->percent changed */
-	JOB_PROGRESS_STATE = 1 << 2,     /* record->state changed (perhaps to a final one) */
+	JOB_PROGRESS_RELEVANT = 1 << 0,   /* a URC that belongs to this phase (resets urc-gap) */
+	JOB_PROGRESS_PERCENT = 1 << 1,    /* record->percent changed */
+	JOB_PROGRESS_STATE = 1 << 2,      /* record->state changed (perhaps to a final one) */
 	JOB_PROGRESS_DL_STARTED = 1 << 3, /* FTPSTART/HTTPSTART/HTTPSSTART/FILESTART */
-	JOB_PROGRESS_DL_DONE = 1 << 4,   /* *END,0: the point of no return */
-	JOB_PROGRESS_END = 1 << 5,       /* END,<n> seen (end_code set) */
+	JOB_PROGRESS_DL_DONE = 1 << 4,    /* *END,0: the point of no return */
+	JOB_PROGRESS_END = 1 << 5,        /* END,<n> seen (end_code set) */
 } JobProgressChange;
 
 /* Applies one parsed URC. URCs that mean nothing in the current state (an
@@ -31,8 +31,8 @@ gboolean job_progress_set_state(JobRecord *record, FotaState state, gint64 now_u
 
 /* Ends the job as failed with @code's D-Bus name, the modem's @modem_code
  * (JOB_UNSET for none) and @message. */
-void job_progress_fail(JobRecord *record, FotaDBusError code, gint modem_code,
-		       const char *message, gint64 now_us);
+void job_progress_fail(JobRecord *record, FotaDBusError code, gint modem_code, const char *message,
+                       gint64 now_us);
 
 /* Ends the job as cancelled (error and message cleared, message set). */
 void job_progress_cancel(JobRecord *record, const char *message, gint64 now_us);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* quectel-fotad: wiring. Options and config, logging, the bus name, the
  * modem, the job store, the D-Bus object, sd_notify and signals. */
+#define G_LOG_DOMAIN "quectel-fotad"
 #include <glib-unix.h>
 #include <gio/gio.h>
 #include <systemd/sd-daemon.h>

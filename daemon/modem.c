@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define G_LOG_DOMAIN "quectel-fotad"
 #include "modem.h"
 
 #include <unistd.h>
@@ -6,7 +7,7 @@
 #include "modem-finder.h"
 #include "serial-port.h"
 
-G_DEFINE_QUARK(modem-error-quark, modem_error)
+G_DEFINE_QUARK(modem - error - quark, modem_error)
 
 /* How often and how long a freshly appeared tty is retried when it cannot
  * be opened yet (udev may still be applying permissions). */
@@ -85,8 +86,9 @@ typedef enum {
 } IdentifyStep;
 
 static const char *const step_commands[] = {
-        [STEP_ECHO_OFF] = "ATE0", [STEP_ATI] = "ATI",         [STEP_QGMR] = "AT+QGMR",
-        [STEP_CGSN] = "AT+CGSN",  [STEP_RANGES] = "AT+QFOTADL=?",
+        [STEP_ECHO_OFF] = "ATE0",       [STEP_ATI] = "ATI",
+        [STEP_QGMR] = "AT+QGMR",        [STEP_CGSN] = "AT+CGSN",
+        [STEP_RANGES] = "AT+QFOTADL=?",
 };
 
 typedef struct {
@@ -183,8 +185,7 @@ apply_ranges(ModemInfo *info, const AtResponse *response)
 /* Applies one step's answer; FALSE ends the identification with @error.
  * Steps that only add detail (echo, IMEI, ranges) never fail it. */
 static gboolean
-apply_step(IdentifyData *data, const AtResponse *response, const GError *cmd_error,
-           GError **error)
+apply_step(IdentifyData *data, const AtResponse *response, const GError *cmd_error, GError **error)
 {
 	switch (data->step) {
 	case STEP_ECHO_OFF:
@@ -340,7 +341,8 @@ identified(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 
 	info = modem_identify_finish(self, result, &error);
-	if (self->channel == NULL || g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
+	if (self->channel == NULL ||
+	    g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
 		return; /* the port went away meanwhile; "lost" was already emitted */
 	if (info == NULL) {
 		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -478,7 +480,8 @@ modem_attach(Modem *self, int fd, const char *path, const char *identity)
 	g_signal_connect(self->channel, "urc", G_CALLBACK(on_urc), self);
 	g_signal_connect(self->channel, "port-lost", G_CALLBACK(on_port_lost), self);
 	self->settle_end_us = g_get_monotonic_time() + self->config->timeouts.boot_settle_ms * 1000;
-	g_message("Modem: opened %s (%s flow control)", path, serial_flow_to_string(self->config->flow));
+	g_message("Modem: opened %s (%s flow control)", path,
+	          serial_flow_to_string(self->config->flow));
 	if (!self->opened_before) {
 		/* At daemon start the modem has usually been up for long. */
 		self->opened_before = TRUE;
@@ -546,7 +549,8 @@ modem_start(Modem *self)
 	g_signal_connect(self->finder, "port-appeared", G_CALLBACK(on_port_appeared), self);
 	g_signal_connect(self->finder, "port-vanished", G_CALLBACK(on_port_vanished), self);
 	if (!modem_try_open(self) && self->open_retry_id == 0)
-		g_message("Modem: no port yet%s%s; waiting for it", self->config->port ? " at " : "",
+		g_message("Modem: no port yet%s%s; waiting for it",
+		          self->config->port ? " at " : "",
 		          self->config->port ? self->config->port : "");
 }
 

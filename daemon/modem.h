@@ -64,5 +64,5 @@ gboolean modem_is_ready(Modem *self);
 /* Reads the identity again now (ATI, AT+CGSN, AT+QFOTADL=?), e.g. for
  * GetModemInfo; on success the cached info is replaced too. */
 void modem_identify(Modem *self, GCancellable *cancellable, GAsyncReadyCallback callback,
-		    gpointer user_data);
+                    gpointer user_data);
 ModemInfo *modem_identify_finish(Modem *self, GAsyncResult *result, GError **error);
