@@ -47,7 +47,8 @@ struct _FotaJob {
 	gboolean qfotadl_in_flight;
 	gboolean cancel_requested; /* Cancel while AT+QFOTADL was on the wire */
 	gboolean streaming;
-	gboolean saw_lost; /* the port went away since the update phase began */
+	gboolean stream_complete; /* every byte of the package was written */
+	gboolean saw_lost;        /* the port went away since the update phase began */
 
 	gint64 saved_us;
 	guint saved_percent;
@@ -515,6 +516,7 @@ stream_done(GObject *source, GAsyncResult *result, gpointer user_data)
 	if (at_channel_stream_finish(AT_CHANNEL(source), result, &sent, &error)) {
 		g_message("Job %s: sent the package (%" G_GUINT64_FORMAT " bytes)",
 		          self->record->id, sent);
+		self->stream_complete = TRUE;
 		if (!self->finished)
 			arm_gap_wait(self, TRUE); /* now FILEEND */
 		return;
@@ -659,6 +661,14 @@ on_ready(Modem *modem, gpointer user_data)
 	}
 }
 
+/* Whether the modem has had the whole package, by the bytes we streamed or
+ * by its own last progress URC. */
+static gboolean
+package_delivered(FotaJob *self)
+{
+	return self->stream_complete || self->record->percent == 100;
+}
+
 static void
 on_lost(Modem *modem, gpointer user_data)
 {
@@ -672,10 +682,18 @@ on_lost(Modem *modem, gpointer user_data)
 		         "the modem port vanished while preparing");
 		break;
 	case FOTA_STATE_DOWNLOADING:
-		if (!r->download_done) {
+		if (!r->download_done && !package_delivered(self)) {
 			job_fail(self, FOTA_DBUS_ERROR_DOWNLOAD_FAILED, JOB_UNSET,
 			         "the modem port vanished during the download");
 			break;
+		}
+		if (!r->download_done) {
+			/* The modem reboots only after a complete download; its
+			 * last URCs can die with the port. The revision decides. */
+			g_message("Job %s: port lost after the whole package was delivered; "
+			          "assuming the modem took it",
+			          r->id);
+			self->record->download_done = TRUE;
 		}
 		/* mode 1 rebooting before we saw START/END */
 		G_GNUC_FALLTHROUGH;

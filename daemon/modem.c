@@ -16,6 +16,10 @@ G_DEFINE_QUARK(modem - error - quark, modem_error)
 #define PROBE_TIMEOUT_MS 1000
 /* After a reboot: this much silence means the boot URCs are over. */
 #define QUIET_GAP_MS 2000
+/* When the tty node vanishes, the channel usually still has the modem's
+ * last lines (FILEEND, END) to read before its hang-up; give it this long
+ * before dropping it regardless. */
+#define VANISH_GRACE_MS 500
 
 enum { SIGNAL_READY, SIGNAL_LOST, SIGNAL_URC, N_SIGNALS };
 static guint signals[N_SIGNALS];
@@ -35,6 +39,7 @@ struct _Modem {
 
 	guint open_attempts;
 	guint open_retry_id;
+	guint vanish_id;
 	guint quiet_id;       /* settle: the quiet-gap timer */
 	gboolean settling;    /* waiting for PB DONE or quiet */
 	gint64 settle_end_us; /* monotonic: boot-settle bound for settle and probes */
@@ -312,6 +317,7 @@ clear_timers(Modem *self)
 {
 	g_clear_handle_id(&self->quiet_id, g_source_remove);
 	g_clear_handle_id(&self->open_retry_id, g_source_remove);
+	g_clear_handle_id(&self->vanish_id, g_source_remove);
 	self->settling = FALSE;
 }
 
@@ -524,7 +530,7 @@ on_port_appeared(ModemFinder *finder, const char *path, gpointer user_data)
 	Modem *self = user_data;
 
 	if (self->channel != NULL) {
-		if (g_strcmp0(path, self->path) == 0)
+		if (g_strcmp0(path, self->path) == 0 && self->vanish_id == 0)
 			return; /* the port we have open */
 		/* A new tty means the old one is gone, hang-up or not. */
 		modem_drop_channel(self, "another port appeared");
@@ -533,10 +539,23 @@ on_port_appeared(ModemFinder *finder, const char *path, gpointer user_data)
 	modem_try_open(self);
 }
 
+static gboolean
+vanish_grace_over(gpointer user_data)
+{
+	Modem *self = user_data;
+
+	self->vanish_id = 0;
+	modem_drop_channel(self, "the tty vanished");
+	return G_SOURCE_REMOVE;
+}
+
 static void
 on_port_vanished(ModemFinder *finder, gpointer user_data)
 {
-	modem_drop_channel(user_data, "the tty vanished");
+	Modem *self = user_data;
+
+	if (self->channel != NULL && self->vanish_id == 0)
+		self->vanish_id = g_timeout_add(VANISH_GRACE_MS, vanish_grace_over, self);
 }
 
 void
