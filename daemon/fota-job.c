@@ -834,7 +834,10 @@ reset_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 
 	response = at_channel_command_finish(AT_CHANNEL(source), result, &error);
-	if (error != NULL)
+	/* the modem resetting before its OK is the expected outcome */
+	if (g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST))
+		g_debug("AT+CFUN=1,1 after a cancel: %s", error->message);
+	else if (error != NULL)
 		g_warning("AT+CFUN=1,1 after a cancel: %s", error->message);
 }
 
