@@ -8,7 +8,10 @@
  * its limits and where it lands in JobOptions. Everything the modem or the
  * daemon will rely on is checked here, before a job exists. */
 
-G_DEFINE_QUARK(job - options - error - quark, job_options_error)
+/* G_DEFINE_QUARK stringifies its first argument: keep it unformatted. */
+/* clang-format off */
+G_DEFINE_QUARK(job-options-error-quark, job_options_error)
+/* clang-format on */
 
 typedef enum {
 	APPLIES_ALWAYS,

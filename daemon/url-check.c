@@ -9,7 +9,10 @@
  * wrong with anything else. Nothing is percent-decoded: the guide does not
  * say the modem decodes, so every field is checked as written. */
 
-G_DEFINE_QUARK(fota - url - error - quark, fota_url_error)
+/* G_DEFINE_QUARK stringifies its first argument: keep it unformatted. */
+/* clang-format off */
+G_DEFINE_QUARK(fota-url-error-quark, fota_url_error)
+/* clang-format on */
 
 typedef struct {
 	const char *name;  /* as compared, case-insensitively */

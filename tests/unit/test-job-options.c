@@ -246,14 +246,19 @@ test_failure_after_strings(void **state)
 	assert_int_equal(out.cid, JOB_UNSET);
 }
 
+static void
+test_quark(void **state)
+{
+	assert_string_equal(g_quark_to_string(JOB_OPTIONS_ERROR), "job-options-error-quark");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_matrix),
-	        cmocka_unit_test(test_defaults),
-	        cmocka_unit_test(test_values_stored),
-	        cmocka_unit_test(test_failure_after_strings),
+	        cmocka_unit_test(test_matrix),        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_values_stored), cmocka_unit_test(test_failure_after_strings),
+	        cmocka_unit_test(test_quark),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -196,6 +196,12 @@ test_every_byte(void **state)
 	}
 }
 
+static void
+test_quark(void **state)
+{
+	assert_string_equal(g_quark_to_string(FOTA_URL_ERROR), "fota-url-error-quark");
+}
+
 int
 main(void)
 {
@@ -203,6 +209,7 @@ main(void)
 	        cmocka_unit_test(test_matrix),
 	        cmocka_unit_test(test_length),
 	        cmocka_unit_test(test_every_byte),
+	        cmocka_unit_test(test_quark),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
