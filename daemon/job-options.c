@@ -215,15 +215,18 @@ parse_all(GVariant *asv, FotaSourceKind source, FotaUpgradeKind kind, JobOptions
 	const OptionSpec *cid = find_spec("cid");
 	const OptionSpec *apn = find_spec("apn");
 	GVariantIter iter;
-	const char *key;
-	GVariant *value;
 
 	if (asv == NULL)
 		return TRUE;
 	g_variant_iter_init(&iter, asv);
-	while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
-		g_autoptr(GVariant) owned = value;
-		const OptionSpec *spec = find_spec(key);
+	for (;;) {
+		g_autoptr(GVariant) value = NULL;
+		const OptionSpec *spec;
+		const char *key;
+
+		if (!g_variant_iter_next(&iter, "{&sv}", &key, &value))
+			break;
+		spec = find_spec(key);
 
 		if (spec == NULL) {
 			/* The key is the caller's: escaped and bounded it is safe in
