@@ -22,7 +22,7 @@
  * the first ':' as the port separator. Ports are decimal, 1..65535.
  * Nothing is percent-decoded: fields are checked as written. */
 
-#define FOTA_URL_MAX 255
+#define FOTA_URL_MAX       255
 #define FOTA_FTP_FIELD_MAX 50
 
 #define FOTA_URL_ERROR (fota_url_error_quark())
