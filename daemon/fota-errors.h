@@ -12,6 +12,7 @@ typedef struct {
 	const char *message; /* the guide's meaning, e.g. "HTTP(S) DNS error" */
 } FotaErrorInfo;
 
-const FotaErrorInfo *fota_error_lookup(int code); /* NULL when undocumented */
-/* "714 (HTTP(S) DNS error)", or "999 (undocumented error code)". */
+/* NULL when undocumented, and for 0 (every table's "success"). */
+const FotaErrorInfo *fota_error_lookup(int code);
+/* "714 (HTTP(S) DNS error)", "999 (undocumented error code)", "0 (success)". */
 char *fota_error_describe(int code);

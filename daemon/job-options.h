@@ -15,11 +15,20 @@ typedef enum {
 	JOB_OPTIONS_ERROR_TYPE,
 	JOB_OPTIONS_ERROR_RANGE,
 	JOB_OPTIONS_ERROR_NOT_SUPPORTED, /* e.g. update-urc-max on a DFOTA model */
+	JOB_OPTIONS_ERROR_CONFLICT,      /* a key twice, or "apn" without "cid" */
 } JobOptionsError;
 
-/* @asv must be of type a{sv}. @kind is the modem's (update-urc-max is EC200T
- * only); @file_mode refuses cid/apn, URL mode refuses sha256.
- * Messages name the key and the limit:
+/* @asv must be of type a{sv} (NULL: no options). @kind is the modem's
+ * (update-urc-max is EC200T only); a FILE @source refuses cid/apn, URL
+ * sources refuse sha256. Types are strict ("u" is not "i").
+ *
+ * "cid" alone means "use that already configured PDP context"; "apn" needs
+ * "cid", because the APN is configured on a context and guessing which one
+ * could overwrite a context the host uses for something else.
+ *
+ * *out is overwritten, not freed: pass it cleared. On success it holds the
+ * defaults of job_options_init() updated by @asv; on failure the defaults,
+ * with nothing allocated. Messages name the key, the value and the limit:
  * "option 'download-urc-max' must be 0 or 5..100, got 3". */
 gboolean job_options_parse(GVariant *asv, FotaSourceKind source, FotaUpgradeKind kind,
-			   JobOptions *out, GError **error);
+                           JobOptions *out, GError **error);

@@ -3,7 +3,17 @@
 
 #include <glib.h>
 
-/* +QIND: "FOTA",<stage>[,<value>] — pure, lenient, bounded. */
+/* +QIND: "FOTA",<stage>[,<value>] — pure, lenient, bounded.
+ *
+ * Accepted beyond the guide's form: any case (stage stored upper case),
+ * white space around the separators and the line, curly quotes (UTF-8
+ * U+2018/2019/201C/201D) in place of '"', unquoted "FOTA" and stage, any
+ * [A-Za-z]{1,QIND_STAGE_MAX} stage (unknown ones: QIND_STAGE_UNKNOWN), a
+ * signed gint64 value with an optional '%', or a quoted text running to the
+ * line's last quote (truncated, control bytes and invalid UTF-8 as '?').
+ * MALFORMED: anything else after "+QIND: FOTA", including trailing garbage
+ * and numbers beyond gint64. On any result but QIND_OK *out is zeroed.
+ * Reads only up to the NUL, allocates nothing. */
 
 typedef enum {
 	QIND_STAGE_UNKNOWN, /* any other [A-Z]+ stage; see QindFota.stage */
@@ -29,14 +39,14 @@ typedef enum {
 } QindValueKind;
 
 #define QIND_STAGE_MAX 32
-#define QIND_TEXT_MAX 128
+#define QIND_TEXT_MAX  128
 
 typedef struct {
 	QindStage kind;
 	char stage[QIND_STAGE_MAX + 1]; /* upper case, as received */
 	QindValueKind value_kind;
-	gint64 value;                    /* QIND_VALUE_INT */
-	char text[QIND_TEXT_MAX + 1];    /* QIND_VALUE_TEXT, truncated to the bound */
+	gint64 value;                 /* QIND_VALUE_INT */
+	char text[QIND_TEXT_MAX + 1]; /* QIND_VALUE_TEXT, truncated to the bound */
 } QindFota;
 
 typedef enum {

@@ -5,9 +5,24 @@
 
 #include "job-record.h"
 
-/* Validates a package URL before it can reach the modem. */
+/* Validates a package URL before it can reach the modem.
+ *
+ * Accepted shapes (scheme case-insensitive, at most FOTA_URL_MAX bytes,
+ * printable ASCII only: no '"', space, control byte or non-ASCII byte):
+ *   ftp://user:password@host[:port]/file
+ *     user, password, host and file 1..FOTA_FTP_FIELD_MAX bytes each.
+ *     Credentials are required: the guide's syntax has no anonymous form
+ *     (an anonymous server takes "anonymous:guest@"). Neither may contain
+ *     '@', the password no ':', since how the modem splits them is unknown.
+ *     The file is in the server's root directory: no '/', not "." or "..".
+ *   http(s)://host[:port]/path[?query]
+ *     no "user@", a non-empty path below '/', subdirectories allowed.
+ * Hosts are names or IPv4 addresses ([A-Za-z0-9._-]); IPv6 literals
+ * ("[::1]") are refused: the modem's syntax has no brackets and would read
+ * the first ':' as the port separator. Ports are decimal, 1..65535.
+ * Nothing is percent-decoded: fields are checked as written. */
 
-#define FOTA_URL_MAX 255
+#define FOTA_URL_MAX       255
 #define FOTA_FTP_FIELD_MAX 50
 
 #define FOTA_URL_ERROR (fota_url_error_quark())

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libFuzzer target: everything the modem or a D-Bus client can say goes
+ * through the framer and every pure parser, which must neither crash nor
+ * break their promises (bounds, valid UTF-8 messages, cleared outputs).
+ *
+ * The framer and at-parse come from the AT engine; until they are in the
+ * tree the target covers the other parsers (HAVE_AT_FRAMER/HAVE_AT_PARSE). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "fota-errors.h"
+#include "job-options.h"
+#include "qind-parse.h"
+#include "url-check.h"
+#if HAVE_AT_FRAMER
+#include "at-framer.h"
+#endif
+#if HAVE_AT_PARSE
+#include "at-parse.h"
+#endif
+
+/* Bounds the work per input: twice the framer's line bound is enough to
+ * exercise its overflow path. */
+#define FUZZ_MAX_INPUT (2 * 4096 + 64)
+
+#define FUZZ_ASSERT(cond)                                                                          \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: broken promise: %s\n", __FILE__, __LINE__, #cond); \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+check_error(GError *error, GQuark domain)
+{
+	FUZZ_ASSERT(error != NULL);
+	FUZZ_ASSERT(error->domain == domain);
+	/* Messages cross D-Bus, which refuses invalid UTF-8. */
+	FUZZ_ASSERT(g_utf8_validate(error->message, -1, NULL));
+}
+
+static void
+check_qind(const char *line)
+{
+	QindFota out;
+	QindParseResult r = qind_fota_parse(line, &out);
+	gsize n = strlen(out.stage);
+
+	if (r != QIND_OK) {
+		FUZZ_ASSERT(r == QIND_NOT_FOTA || r == QIND_MALFORMED);
+		FUZZ_ASSERT(n == 0 && out.text[0] == '\0' && out.value_kind == QIND_VALUE_NONE);
+		return;
+	}
+	FUZZ_ASSERT(n >= 1 && n <= QIND_STAGE_MAX);
+	for (gsize i = 0; i < n; i++)
+		FUZZ_ASSERT(g_ascii_isupper(out.stage[i]));
+	FUZZ_ASSERT(strlen(out.text) <= QIND_TEXT_MAX);
+	FUZZ_ASSERT(g_utf8_validate(out.text, -1, NULL));
+	for (const char *p = out.text; *p; p++)
+		FUZZ_ASSERT((guchar)*p >= 0x20 && *p != 0x7f);
+	if (out.value_kind != QIND_VALUE_TEXT)
+		FUZZ_ASSERT(out.text[0] == '\0');
+	if (out.value_kind != QIND_VALUE_INT)
+		FUZZ_ASSERT(out.value == 0);
+}
+
+static void
+check_url(const char *line)
+{
+	g_autoptr(GError) error = NULL;
+	FotaSourceKind kind = FOTA_SOURCE_FILE;
+
+	if (fota_url_check(line, &kind, &error)) {
+		FUZZ_ASSERT(error == NULL);
+		FUZZ_ASSERT(strlen(line) <= FOTA_URL_MAX);
+		FUZZ_ASSERT(kind == FOTA_SOURCE_FTP || kind == FOTA_SOURCE_HTTP ||
+		            kind == FOTA_SOURCE_HTTPS);
+		for (const char *p = line; *p; p++)
+			FUZZ_ASSERT(*p > ' ' && *p < 0x7f && *p != '"');
+	} else {
+		check_error(error, FOTA_URL_ERROR);
+		FUZZ_ASSERT(kind == FOTA_SOURCE_FILE);
+	}
+}
+
+static void
+check_error_code(const char *line)
+{
+	gint64 code = g_ascii_strtoll(line, NULL, 10);
+	g_autofree char *described = NULL;
+	g_autofree char *prefix = NULL;
+
+	if (code < G_MININT || code > G_MAXINT)
+		return;
+	described = fota_error_describe((int)code);
+	prefix = g_strdup_printf("%d (", (int)code);
+	FUZZ_ASSERT(g_str_has_prefix(described, prefix) && g_str_has_suffix(described, ")"));
+	if (fota_error_lookup((int)code) != NULL)
+		FUZZ_ASSERT(fota_error_lookup((int)code)->code == (int)code);
+}
+
+#if HAVE_AT_PARSE
+static void
+check_at_parse(const char *line)
+{
+	const char *const lines[] = {line, NULL};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) model_error = NULL;
+	g_autoptr(GError) ranges_error = NULL;
+	g_autofree char *revision = NULL;
+	g_autofree char *model = NULL;
+	AtQfotadlRanges ranges;
+	int code = 0;
+
+	FUZZ_ASSERT(at_parse_final(line, &code) <= AT_FINAL_CMS_ERROR);
+	(void)at_parse_is_urc(line);
+	(void)at_parse_upgrade_kind(line);
+	(void)at_revision_is_valid(line);
+	revision = at_parse_revision(lines, &error);
+	if (revision != NULL)
+		FUZZ_ASSERT(at_revision_is_valid(revision));
+	else
+		check_error(error, AT_PARSE_ERROR);
+	model = at_parse_model(lines, &model_error);
+	if (model == NULL)
+		check_error(model_error, AT_PARSE_ERROR);
+	if (at_parse_qfotadl_ranges(line, &ranges, &ranges_error)) {
+		FUZZ_ASSERT(ranges.upgrade_mode.n <= AT_RANGE_LIST_MAX);
+		FUZZ_ASSERT(ranges.download_urc_max.n <= AT_RANGE_LIST_MAX);
+		FUZZ_ASSERT(ranges.update_urc_max.n <= AT_RANGE_LIST_MAX);
+	} else {
+		check_error(ranges_error, AT_PARSE_ERROR);
+	}
+}
+#endif
+
+static void
+check_line(const char *line)
+{
+	check_qind(line);
+	check_url(line);
+	check_error_code(line);
+#if HAVE_AT_PARSE
+	check_at_parse(line);
+#endif
+}
+
+#if HAVE_AT_FRAMER
+/* Lines are folded into a hash so that feeding the same bytes whole and in
+ * chunks can be compared: the framer must not depend on how reads split. */
+typedef struct {
+	guint64 hash;
+	guint64 lines;
+	gboolean check;
+} FramerSink;
+
+static void
+on_line(const char *line, gsize len, gpointer user_data)
+{
+	FramerSink *sink = user_data;
+
+	FUZZ_ASSERT(len > 0 && len <= AT_FRAMER_MAX_LINE && strlen(line) == len);
+	for (gsize i = 0; i < len; i++)
+		FUZZ_ASSERT((guchar)line[i] >= 0x20 && line[i] != 0x7f);
+	FUZZ_ASSERT(line[0] != ' ' && line[len - 1] != ' ');
+	for (gsize i = 0; i < len; i++)
+		sink->hash = (sink->hash ^ (guchar)line[i]) * 0x100000001b3ull;
+	sink->hash = (sink->hash ^ 0x100) * 0x100000001b3ull;
+	sink->lines++;
+	if (sink->check)
+		check_line(line);
+}
+
+static void
+fuzz_framer(const uint8_t *data, size_t size)
+{
+	FramerSink whole = {0xcbf29ce484222325ull, 0, TRUE};
+	FramerSink chunked = {0xcbf29ce484222325ull, 0, FALSE};
+	AtFramer framer;
+	gsize step = size > 0 ? data[0] % 13 + 1 : 1;
+
+	at_framer_init(&framer);
+	at_framer_feed(&framer, data, size, on_line, &whole);
+	at_framer_init(&framer);
+	for (gsize off = 0; off < size; off += step)
+		at_framer_feed(&framer, data + off, MIN(step, size - off), on_line, &chunked);
+	FUZZ_ASSERT(whole.lines == chunked.lines && whole.hash == chunked.hash);
+}
+#endif
+
+/* The same bytes as D-Bus options. Only what D-Bus could deliver is fed:
+ * GLib's normal form of the untrusted serialisation. */
+static void
+fuzz_options(const uint8_t *data, size_t size)
+{
+	static const FotaSourceKind sources[] = {FOTA_SOURCE_FTP, FOTA_SOURCE_HTTP,
+	                                         FOTA_SOURCE_HTTPS, FOTA_SOURCE_FILE};
+	static const FotaUpgradeKind kinds[] = {FOTA_UPGRADE_KIND_UNKNOWN, FOTA_UPGRADE_KIND_FOTA,
+	                                        FOTA_UPGRADE_KIND_DFOTA};
+	g_autoptr(GVariant) raw = NULL;
+	g_autoptr(GVariant) asv = NULL;
+	/* A private, malloc-aligned copy: GVariant may keep pointing at it. */
+	g_autoptr(GBytes) bytes = g_bytes_new(data, size);
+
+	raw = g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE_VARDICT, bytes, FALSE));
+	asv = g_variant_get_normal_form(raw);
+	FUZZ_ASSERT(g_variant_is_normal_form(asv));
+
+	for (gsize s = 0; s < G_N_ELEMENTS(sources); s++) {
+		for (gsize k = 0; k < G_N_ELEMENTS(kinds); k++) {
+			g_autoptr(GError) error = NULL;
+			JobOptions out = {0};
+
+			if (!job_options_parse(asv, sources[s], kinds[k], &out, &error)) {
+				check_error(error, JOB_OPTIONS_ERROR);
+				FUZZ_ASSERT(out.expected_revision == NULL && out.sha256 == NULL &&
+				            out.apn == NULL && out.cid == JOB_UNSET);
+				continue;
+			}
+			FUZZ_ASSERT(out.upgrade_mode <= 1);
+			FUZZ_ASSERT(out.download_urc_max == 0 ||
+			            (out.download_urc_max >= 5 && out.download_urc_max <= 100));
+			FUZZ_ASSERT(out.update_urc_max == JOB_UNSET ||
+			            (kinds[k] == FOTA_UPGRADE_KIND_FOTA &&
+			             (out.update_urc_max == 0 ||
+			              (out.update_urc_max >= 5 && out.update_urc_max <= 100))));
+			FUZZ_ASSERT(out.cid == JOB_UNSET || (sources[s] != FOTA_SOURCE_FILE &&
+			                                     out.cid >= 1 && out.cid <= 16));
+			FUZZ_ASSERT(out.apn == NULL || out.cid != JOB_UNSET);
+			FUZZ_ASSERT(out.sha256 == NULL ||
+			            (sources[s] == FOTA_SOURCE_FILE && strlen(out.sha256) == 64));
+			job_options_clear(&out);
+		}
+	}
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	/* A g_return_if_fail() hit is a bug in a caller: make it a crash. */
+	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	g_autofree char *str = NULL;
+
+	if (size > FUZZ_MAX_INPUT)
+		return 0;
+#if HAVE_AT_FRAMER
+	fuzz_framer(data, size);
+#endif
+	/* Unframed too: the parsers must cope with control bytes and
+	 * line ends themselves (up to the first NUL). */
+	str = g_strndup((const char *)data, size);
+	check_line(str);
+	fuzz_options(data, size);
+	return 0;
+}
