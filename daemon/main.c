@@ -121,9 +121,6 @@ on_bus_acquired(GDBusConnection *connection, const char *name, gpointer user_dat
 		g_main_loop_quit(d->loop);
 		return;
 	}
-	/* The stored job first, so that a resumed job sees the modem's first "ready". */
-	fota_service_load_job(d->service);
-	modem_start(d->modem);
 }
 
 static void
@@ -132,6 +129,11 @@ on_name_acquired(GDBusConnection *connection, const char *name, gpointer user_da
 	Daemon *d = user_data;
 
 	d->name_owned = TRUE;
+	/* Only the name's owner may touch the modem or the job record: a
+	 * second instance must not disturb a running upgrade. The stored job
+	 * first, so that a resumed job sees the modem's first "ready". */
+	fota_service_load_job(d->service);
+	modem_start(d->modem);
 	g_message("Owning %s on the %s bus", name,
 	          d->bus_type == G_BUS_TYPE_SESSION ? "session" : "system");
 	sd_notify(0, "READY=1\nSTATUS=Ready");
