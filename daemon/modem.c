@@ -303,10 +303,20 @@ modem_set_info(Modem *self, const ModemInfo *info)
 ModemInfo *
 modem_identify_finish(Modem *self, GAsyncResult *result, GError **error)
 {
+	IdentifyData *data = g_task_get_task_data(G_TASK(result));
 	ModemInfo *info = g_task_propagate_pointer(G_TASK(result), error);
 
-	if (info != NULL)
-		modem_set_info(self, info);
+	if (info == NULL)
+		return NULL;
+	modem_set_info(self, info);
+	/* Any identification of the current channel makes the modem ready,
+	 * also one asked for by GetModemInfo after the boot probe gave up. */
+	if (!self->ready && data != NULL && data->channel == self->channel) {
+		g_message("Modem: %s %s revision %s IMEI %s on %s", info->manufacturer, info->model,
+		          info->revision, info->imei, info->port);
+		self->ready = TRUE;
+		g_signal_emit(self, signals[SIGNAL_READY], 0);
+	}
 	return info;
 }
 
@@ -347,18 +357,9 @@ identified(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 
 	info = modem_identify_finish(self, result, &error);
-	if (self->channel == NULL ||
-	    g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
-		return; /* the port went away meanwhile; "lost" was already emitted */
-	if (info == NULL) {
-		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-			g_warning("Modem: identification failed: %s", error->message);
-		return;
-	}
-	g_message("Modem: %s %s revision %s IMEI %s on %s", info->manufacturer, info->model,
-	          info->revision, info->imei, info->port);
-	self->ready = TRUE;
-	g_signal_emit(self, signals[SIGNAL_READY], 0);
+	if (info != NULL || g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
+		return; /* ready, or the port went away meanwhile and "lost" was emitted */
+	g_warning("Modem: identification failed: %s", error->message);
 }
 
 static gboolean
