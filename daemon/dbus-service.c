@@ -188,6 +188,23 @@ check_ranges(const ModemInfo *info, const JobOptions *o, GError **error)
 	                   info->qfotadl_ranges, error);
 }
 
+/* NotSupported only for what this modem cannot do (update-urc-max on a
+ * delta model); an option that no modem takes from this method (sha256 on
+ * StartUrl, cid on StartFile) is the caller's mistake: InvalidArgument. */
+static FotaDBusError
+options_error_code(GVariant *asv, FotaSourceKind kind, const GError *error)
+{
+	JobOptions probe;
+	gboolean ok_on_fota;
+
+	if (!g_error_matches(error, JOB_OPTIONS_ERROR, JOB_OPTIONS_ERROR_NOT_SUPPORTED))
+		return FOTA_DBUS_ERROR_INVALID_ARGUMENT;
+	job_options_init(&probe);
+	ok_on_fota = job_options_parse(asv, kind, FOTA_UPGRADE_KIND_FOTA, &probe, NULL);
+	job_options_clear(&probe);
+	return ok_on_fota ? FOTA_DBUS_ERROR_NOT_SUPPORTED : FOTA_DBUS_ERROR_INVALID_ARGUMENT;
+}
+
 static gboolean
 parse_options(GVariant *asv, FotaSourceKind kind, const ModemInfo *info, JobOptions *out,
               GError **error)
@@ -196,12 +213,8 @@ parse_options(GVariant *asv, FotaSourceKind kind, const ModemInfo *info, JobOpti
 
 	job_options_init(out);
 	if (!job_options_parse(asv, kind, info->kind, out, &local)) {
-		g_set_error_literal(
-		        error, FOTA_DBUS_ERROR,
-		        g_error_matches(local, JOB_OPTIONS_ERROR, JOB_OPTIONS_ERROR_NOT_SUPPORTED)
-		                ? FOTA_DBUS_ERROR_NOT_SUPPORTED
-		                : FOTA_DBUS_ERROR_INVALID_ARGUMENT,
-		        local->message);
+		g_set_error_literal(error, FOTA_DBUS_ERROR, options_error_code(asv, kind, local),
+		                    local->message);
 		return FALSE;
 	}
 	return check_ranges(info, out, error);
@@ -311,11 +324,9 @@ start_job(FotaService *self, GDBusMethodInvocation *invocation, JobRecord *recor
 	run_job(self, job, NULL);
 }
 
-static gboolean
-handle_start_url(FotaFota1 *object, GDBusMethodInvocation *invocation, const char *url,
-                 GVariant *options, gpointer user_data)
+static void
+start_url(FotaService *self, GDBusMethodInvocation *invocation, const char *url, GVariant *options)
 {
-	FotaService *self = user_data;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GError) local = NULL;
 	const ModemInfo *info;
@@ -334,12 +345,11 @@ handle_start_url(FotaFota1 *object, GDBusMethodInvocation *invocation, const cha
 	    !parse_options(options, kind, info, &opts, &error))
 		goto fail;
 	start_job(self, invocation, new_record(self, kind, url, 0, &opts), -1, FALSE);
-	return G_DBUS_METHOD_INVOCATION_HANDLED;
+	return;
 fail:
 	job_options_clear(&opts);
 	g_message("StartUrl refused: %s", error->message);
 	g_dbus_method_invocation_return_gerror(invocation, error);
-	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 /* sha256 of the package, in a worker thread: streaming through a bounded
@@ -427,11 +437,10 @@ check_hash_then_start(FotaService *self, GDBusMethodInvocation *invocation, JobR
 	g_task_run_in_thread(task, hash_thread);
 }
 
-static gboolean
-handle_start_file(FotaFota1 *object, GDBusMethodInvocation *invocation, GVariant *package,
-                  GVariant *options, gpointer user_data)
+static void
+start_file(FotaService *self, GDBusMethodInvocation *invocation, GVariant *package,
+           GVariant *options)
 {
-	FotaService *self = user_data;
 	g_autoptr(GError) error = NULL;
 	g_autofree char *source = NULL;
 	const ModemInfo *info;
@@ -449,7 +458,7 @@ handle_start_file(FotaFota1 *object, GDBusMethodInvocation *invocation, GVariant
 			close(fd);
 		g_message("StartFile refused: %s", error->message);
 		g_dbus_method_invocation_return_gerror(invocation, error);
-		return G_DBUS_METHOD_INVOCATION_HANDLED;
+		return;
 	}
 	source = g_strdup_printf("file:%" G_GUINT64_FORMAT, size);
 	record = new_record(self, FOTA_SOURCE_FILE, source, size, &opts);
@@ -457,6 +466,63 @@ handle_start_file(FotaFota1 *object, GDBusMethodInvocation *invocation, GVariant
 		check_hash_then_start(self, invocation, record, fd);
 	else
 		start_job(self, invocation, record, fd, TRUE);
+}
+
+/* The port is open but the modem is still being identified (daemon start,
+ * a reboot): wait for that rather than refuse a caller who was just early. */
+typedef struct {
+	FotaService *service;
+	GDBusMethodInvocation *invocation;
+} DeferredStart;
+
+static void
+identified_then_start(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	DeferredStart *call = user_data;
+	g_autoptr(ModemInfo) info = modem_identify_finish(FOTA_MODEM(source), result, NULL);
+	GVariant *params = g_dbus_method_invocation_get_parameters(call->invocation);
+	g_autoptr(GVariant) first = g_variant_get_child_value(params, 0);
+	g_autoptr(GVariant) options = g_variant_get_child_value(params, 1);
+
+	/* on failure check_modem() says why */
+	if (g_str_equal(g_dbus_method_invocation_get_method_name(call->invocation), "StartUrl"))
+		start_url(call->service, call->invocation, g_variant_get_string(first, NULL),
+		          options);
+	else
+		start_file(call->service, call->invocation, first, options);
+	g_object_unref(call->invocation);
+	g_free(call);
+}
+
+static gboolean
+defer_until_identified(FotaService *self, GDBusMethodInvocation *invocation)
+{
+	DeferredStart *call;
+
+	if (modem_is_ready(self->modem) || modem_get_channel(self->modem) == NULL)
+		return FALSE;
+	call = g_new0(DeferredStart, 1);
+	call->service = self;
+	call->invocation = g_object_ref(invocation);
+	modem_identify(self->modem, NULL, identified_then_start, call);
+	return TRUE;
+}
+
+static gboolean
+handle_start_url(FotaFota1 *object, GDBusMethodInvocation *invocation, const char *url,
+                 GVariant *options, gpointer user_data)
+{
+	if (!defer_until_identified(user_data, invocation))
+		start_url(user_data, invocation, url, options);
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_start_file(FotaFota1 *object, GDBusMethodInvocation *invocation, GVariant *package,
+                  GVariant *options, gpointer user_data)
+{
+	if (!defer_until_identified(user_data, invocation))
+		start_file(user_data, invocation, package, options);
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

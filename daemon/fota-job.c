@@ -732,23 +732,31 @@ fota_job_start(FotaJob *self)
 	prepare_next(self);
 }
 
+/* A job the modem accepted goes on where the record says, host reboot or
+ * not: a modem that kept its power goes on too, one that lost it stays
+ * silent and the state's deadline ends the job. Only what the daemon itself
+ * was doing (preparing, streaming a file) cannot go on. */
 static void
-resume_same_boot(FotaJob *self)
+resume_from_state(FotaJob *self, const char *interruption)
 {
 	JobRecord *r = self->record;
+	g_autofree char *message = NULL;
 
 	switch (r->state) {
 	case FOTA_STATE_IDLE:
 	case FOTA_STATE_PREPARING:
-		job_fail(self, FOTA_DBUS_ERROR_MODEM_ERROR, JOB_UNSET,
-		         "daemon restarted before the modem accepted the job; nothing was "
-		         "changed; safe to start again");
+		message = g_strdup_printf("interrupted by %s before the modem accepted the job; "
+		                          "nothing was changed; safe to start again",
+		                          interruption);
+		job_fail(self, FOTA_DBUS_ERROR_MODEM_ERROR, JOB_UNSET, message);
 		return;
 	case FOTA_STATE_DOWNLOADING:
 		if (r->source_kind == FOTA_SOURCE_FILE && !r->download_done) {
-			job_fail(self, FOTA_DBUS_ERROR_DOWNLOAD_FAILED, JOB_UNSET,
-			         "package transfer was interrupted by a daemon restart; the modem "
-			         "discards partial packages; safe to start again");
+			message = g_strdup_printf("package transfer was interrupted by %s; the "
+			                          "modem discards partial packages; safe to start "
+			                          "again",
+			                          interruption);
+			job_fail(self, FOTA_DBUS_ERROR_DOWNLOAD_FAILED, JOB_UNSET, message);
 			return;
 		}
 		/* the modem downloads on its own: follow its URCs */
@@ -780,21 +788,9 @@ fota_job_resume(FotaJob *self, const char *boot_id)
 	g_free(r->boot_id);
 	r->boot_id = g_strdup(boot_id);
 	connect_modem(self);
-	if (!host_rebooted) {
-		resume_same_boot(self);
-		return;
-	}
-	if (!r->accepted) {
-		job_fail(self, FOTA_DBUS_ERROR_MODEM_ERROR, JOB_UNSET,
-		         "interrupted by a host reboot before the modem accepted the job; safe "
-		         "to start again");
-		return;
-	}
-	/* The modem was power-cycled with the host: whatever it was doing is over
-	 * or starts over after its boot. Wait for it and look. */
-	job_enter(self, FOTA_STATE_VERIFYING);
-	arm_reboot_wait(self);
-	job_save(self);
+	resume_from_state(self, host_rebooted ? "a host reboot" : "a daemon restart");
+	if (!self->finished)
+		job_save(self); /* the new boot id */
 }
 
 gboolean
