@@ -730,7 +730,8 @@ fota_service_free(FotaService *self)
 		g_clear_object(&self->job);
 	}
 	g_signal_handlers_disconnect_by_data(self->modem, self);
-	g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(self->skeleton));
+	if (g_dbus_interface_skeleton_get_connection(G_DBUS_INTERFACE_SKELETON(self->skeleton)))
+		g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(self->skeleton));
 	g_clear_object(&self->skeleton);
 	g_clear_object(&self->modem);
 	job_record_free(self->last);
