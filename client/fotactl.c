@@ -77,6 +77,7 @@ typedef struct {
 	GCancellable *cancellable; /* cancelled by Ctrl-C */
 
 	gboolean monitor; /* print every event, never finish on our own */
+	gboolean interrupted;
 	gboolean done;
 	int exit_code;
 
@@ -485,14 +486,10 @@ on_sigint(gpointer data)
 	Fotactl *app = data;
 
 	app->sigint_source = 0;
+	app->interrupted = TRUE;
+	/* Ends a pending call too; fail_gerror() then says what that means. */
 	g_cancellable_cancel(app->cancellable);
-	if (app->monitor) {
-		finish(app, EXIT_OK);
-	} else {
-		finish(app, fail(app, EXIT_INTERRUPTED, CLIENT_ERROR_INTERRUPTED,
-		                 "stopped waiting; the upgrade goes on in quectel-fotad ('fotactl "
-		                 "wait' follows it again, 'fotactl cancel' stops it)"));
-	}
+	finish(app, app->monitor ? EXIT_OK : EXIT_INTERRUPTED);
 	/* Removing the source restores the default action: a second Ctrl-C
 	 * kills fotactl at once. */
 	return G_SOURCE_REMOVE;
@@ -517,6 +514,10 @@ follow_job(Fotactl *app)
 		app->tick_source = g_timeout_add_seconds(1, on_tick, app);
 	request_job(app);
 	run_until_done(app);
+	if (app->interrupted)
+		return fail(app, EXIT_INTERRUPTED, CLIENT_ERROR_INTERRUPTED,
+		            "stopped waiting; the upgrade goes on in quectel-fotad ('fotactl wait' "
+		            "follows it again, 'fotactl cancel' stops it)");
 	return app->exit_code;
 }
 
