@@ -63,6 +63,12 @@ static const struct {
         {"\x01\x02\x1b\x7fRDY\r\n", 0, "RDY|"},
         {"\tOK\t\r\n", 0, "OK|"},
         {"no terminator yet", 0, ""},
+        /* line noise: invalid UTF-8 goes, a line of nothing but noise too */
+        {"\xff\xfeOK\x9f\r\n", 0, "OK|"},
+        {"\xc3\r\n\x80\x9f\r\n--- \r\nOK\r\n", 0, "OK|"},
+        {"\xff RDY\r\n", 0, "RDY|"},
+        {"\xc3\xa9t\xc3\xa9\r\n", 0, "\xc3\xa9t\xc3\xa9|"},
+        {"\xe2\x80OK\r\n", 0, "OK|"},
         {"A\rB\nC\r\nD\n\rE", 0, "A|B|C|D|"},
         {"\xe2\x80\x9c"
          "FOTA\xe2\x80\x9d\r\n",
