@@ -76,15 +76,15 @@ wait_for() {
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# The engine: prints "<elapsed s> <rss growth KiB>".
+# The engine: prints "<elapsed s> <rss growth KiB> <cpu s>".
 run_engine() {
 	local out=$tmp/engine.out
 	start_sim
 	"$tool" --port "$tmp/link" stream "$1" --mode 1 --dl-max 50 >"$out"
 	stop_sim
 	grep -q '^result +QIND: "FOTA","FILEEND",0$' "$out" || { cat "$out" >&2; exit 1; }
-	awk '/^elapsed/ { e = $2 } /^rss-idle-kib/ { i = $2 } /^hwm-kib/ { h = $2 }
-	     END { g = h - i; print e, (g > 0 ? g : 0) }' "$out"
+	awk '/^elapsed/ { e = $2 } /^rss-idle-kib/ { i = $2 } /^hwm-kib/ { h = $2 } /^cpu-s/ { c = $2 }
+	     END { g = h - i; print e, (g > 0 ? g : 0), c }' "$out"
 }
 
 # Reads the tty for the bare writer: copies it to stdout and, on FILEEND,
@@ -106,7 +106,7 @@ while True:
     tail = window[-64:]
 '
 
-# The bare writer: the same commands by hand, then cat. Prints "<elapsed s>".
+# The bare writer: the same commands by hand, then cat. Prints "<elapsed s> <cat cpu s>".
 run_bare() {
 	local pkg=$1 len out=$tmp/bare.out t0
 	len=$(stat -c %s "$pkg")
@@ -121,26 +121,30 @@ run_bare() {
 	printf 'AT+QFOTADL="FILE:%s",1,50\r' "$len" >&3
 	wait_for "$out" FILESTART 10
 	t0=$(now)
-	cat "$pkg" >&3
+	/usr/bin/time -f "%U %S" -o "$tmp/cat.time" cat "$pkg" >&3
 	wait "$reader_pid" || true
 	reader_pid=
 	exec 3>&-
 	stop_sim
 	grep -q '"FILEEND",0' "$out" || { echo "bare writer: no FILEEND,0" >&2; exit 1; }
-	echo "$(cat "$tmp/t1") - $t0" | bc -l
+	echo "$(echo "$(cat "$tmp/t1") - $t0" | bc -l)" "$(awk '{ print $1 + $2 }' "$tmp/cat.time")"
 }
 
 echo "== FILE stream of $size_mib MiB, $reps repetitions (engine and bare cat alternate)"
 "$sim" --make-package "$tmp/pkg" --from "$from" --to "$to" --model EC200T \
 	--size $((size_mib * 1024 * 1024))
 : >"$tmp/engine.times"; : >"$tmp/bare.times"; : >"$tmp/rss.growth"
+: >"$tmp/engine.cpu"; : >"$tmp/bare.cpu"
 for i in $(seq "$reps"); do
-	read -r e g < <(run_engine "$tmp/pkg")
-	b=$(run_bare "$tmp/pkg")
+	read -r e g ec < <(run_engine "$tmp/pkg")
+	read -r b bc < <(run_bare "$tmp/pkg")
 	echo "$e" >>"$tmp/engine.times"
 	echo "$b" >>"$tmp/bare.times"
 	echo "$g" >>"$tmp/rss.growth"
-	printf '  run %d: engine %.3f s, bare %.3f s, engine RSS growth %d KiB\n' "$i" "$e" "$b" "$g"
+	echo "$ec" >>"$tmp/engine.cpu"
+	echo "$bc" >>"$tmp/bare.cpu"
+	printf '  run %d: engine %.3f s (CPU %.3f s), bare cat %.3f s (CPU %.3f s), engine RSS growth %d KiB\n' \
+		"$i" "$e" "$ec" "$b" "$bc" "$g"
 done
 me=$(median <"$tmp/engine.times")
 mb=$(median <"$tmp/bare.times")
@@ -149,6 +153,9 @@ ratio=$(echo "$me / $mb" | bc -l)
 mib=$((size_mib))
 printf 'engine median %.3f s (%.1f MiB/s), bare median %.3f s (%.1f MiB/s), ratio %.3f (goal <= 1.10)\n' \
 	"$me" "$(echo "$mib / $me" | bc -l)" "$mb" "$(echo "$mib / $mb" | bc -l)" "$ratio"
+printf 'CPU median: engine %.3f s (whole process), cat %.3f s\n' \
+	"$(median <"$tmp/engine.cpu")" "$(median <"$tmp/bare.cpu")"
+echo "load average while benchmarking: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 printf 'engine peak RSS growth over idle: %d KiB (goal <= 1024)\n' "$peak"
 
 echo "== paced stream: $paced_kib KiB at $paced_rate B/s without flow control"

@@ -16,6 +16,7 @@
  *   urc RDY | port-lost <why> | reopened | progress <sent> <total>
  *   stream <bytes> bytes in <s> s (<B/s> B/s) | result <FILEEND URC> | elapsed <s>
  *   rss-idle-kib N | hwm-kib N   (stream: RSS before the stream, peak after it)
+ *   cpu-s <s>                    (stream: CPU time from the first byte to FILEEND)
  * Exit status: 0 when everything succeeded, 1 when something failed, 2 on
  * usage errors. */
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -291,6 +293,16 @@ proc_status_kib(const char *field)
 	return p != NULL ? strtol(p + strlen(field), NULL, 10) : -1;
 }
 
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 typedef struct {
 	gboolean done;
 	gboolean ok;
@@ -379,6 +391,7 @@ run_stream(Tool *tool, const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	gint64 start;
+	double cpu;
 	const char *end;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -393,6 +406,7 @@ run_stream(Tool *tool, const char *path)
 	}
 	printf("rss-idle-kib %ld\n", proc_status_kib("VmRSS:"));
 	start = g_get_monotonic_time();
+	cpu = cpu_seconds();
 	if (!stream_file(tool, fd, (guint64)st.st_size))
 		return 1;
 	close(fd);
@@ -403,6 +417,7 @@ run_stream(Tool *tool, const char *path)
 	end = find_urc(tool, "FILEEND");
 	printf("result %s\n", end);
 	printf("elapsed %.3f\n", (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC);
+	printf("cpu-s %.3f\n", cpu_seconds() - cpu);
 	printf("hwm-kib %ld\n", proc_status_kib("VmHWM:"));
 	return g_str_has_suffix(end, ",0") ? 0 : 1;
 }
