@@ -821,12 +821,62 @@ test_stream_cancel(void **state)
 	close(fd);
 }
 
+static void
+test_serial_port_errors(void **state)
+{
+	static const struct {
+		const char *path;
+		guint baud;
+		SerialPortError code;
+		const char *message_part;
+	} cases[] = {
+	        {"/dev/null", 115201, SERIAL_PORT_ERROR_BAUD, "unsupported baud rate 115201"},
+	        {"/nonexistent/ttyUSB9", 115200, SERIAL_PORT_ERROR_OPEN, "/nonexistent/ttyUSB9"},
+	        {"/dev/null", 115200, SERIAL_PORT_ERROR_CONFIG, "/dev/null"}, /* not a tty */
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		assert_int_equal(
+		        serial_port_open(cases[i].path, cases[i].baud, SERIAL_FLOW_NONE, &error),
+		        -1);
+		assert_true(g_error_matches(error, SERIAL_PORT_ERROR, cases[i].code));
+		assert_non_null(strstr(error->message, cases[i].message_part));
+	}
+	assert_string_equal(serial_flow_to_string(SERIAL_FLOW_HARDWARE), "hardware");
+	assert_string_equal(serial_flow_to_string(SERIAL_FLOW_NONE), "none");
+}
+
+static void
+test_serial_port_rates(void **state)
+{
+	static const guint rates[] = {9600, 115200, 460800, 921600, 3000000, 4000000};
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	for (guint i = 0; i < G_N_ELEMENTS(rates); i++) {
+		g_autoptr(GError) error = NULL;
+		int fd = serial_port_open(ptsname(master), rates[i], SERIAL_FLOW_HARDWARE, &error);
+		if (fd < 0)
+			fail_msg("%u: %s", rates[i], error->message);
+		/* Non-blocking, close-on-exec, as the channel needs. */
+		assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+		assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+		close(fd);
+	}
+	close(master);
+}
+
 #define CHANNEL_TEST(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, fixture_teardown)
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_serial_port_errors),
+	        cmocka_unit_test(test_serial_port_rates),
 	        CHANNEL_TEST(test_command_echo_off, setup_flow),
 	        CHANNEL_TEST(test_command_echo_on, setup_noflow),
 	        CHANNEL_TEST(test_urc_inside_response, setup_flow),
