@@ -145,12 +145,24 @@ has_prefix_ci(const char *s, const char *prefix)
 	return g_ascii_strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* Modem bytes quoted in an error message: cut to @max bytes and escaped, so
+ * the message is valid UTF-8 (D-Bus refuses anything else) and one line. */
+static char *
+quote_modem_text(const char *value, gsize max)
+{
+	g_autofree char *cut = g_strndup(value, max);
+
+	return g_strescape(cut, NULL);
+}
+
 static char *
 take_identifier(const char *what, const char *value, GError **error)
 {
 	if (!is_identifier(value)) {
+		g_autofree char *quoted = quote_modem_text(value, 80);
+
 		g_set_error(error, AT_PARSE_ERROR, AT_PARSE_ERROR_MALFORMED,
-		            "%s '%.80s' is not 1..%d characters of [A-Za-z0-9_.-]", what, value,
+		            "%s '%s' is not 1..%d characters of [A-Za-z0-9_.-]", what, quoted,
 		            AT_REVISION_MAX);
 		return NULL;
 	}
@@ -240,8 +252,10 @@ at_range_list_contains(const AtRangeList *list, guint value)
 static gboolean
 malformed(GError **error, const char *line, const char *why)
 {
-	g_set_error(error, AT_PARSE_ERROR, AT_PARSE_ERROR_MALFORMED,
-	            "bad +QFOTADL ranges '%.120s': %s", line, why);
+	g_autofree char *quoted = quote_modem_text(line, 120);
+
+	g_set_error(error, AT_PARSE_ERROR, AT_PARSE_ERROR_MALFORMED, "bad +QFOTADL ranges '%s': %s",
+	            quoted, why);
 	return FALSE;
 }
 
