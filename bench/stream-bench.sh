@@ -1,0 +1,183 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Streams a FILE-mode package into fota-modem-sim with the AT engine
+# (fota-at-tool) and with a bare writer (cat after the QFOTADL command sent
+# by hand), several times each, and reports:
+#   - median time from the first streamed byte to +QIND: "FOTA","FILEEND",0,
+#     engine vs bare writer, and their ratio (goal <= 1.10);
+#   - the engine's peak RSS growth over its idle RSS (goal <= 1 MiB);
+#   - the paced mode's achieved rate vs its setting (goal within 5%) and,
+#     from strace, the largest write to the tty (must be <= 32 bytes).
+# Every simulator is fresh and started with the same options.
+#
+# usage: bench/stream-bench.sh [-b BUILDDIR] [-n REPS] [-s MIB] [-r PACED_RATE] [-p PACED_KIB]
+set -euo pipefail
+
+builddir=build reps=5 size_mib=64 paced_rate=15360 paced_kib=150
+while getopts "b:n:s:r:p:" opt; do
+	case $opt in
+	b) builddir=$OPTARG ;;
+	n) reps=$OPTARG ;;
+	s) size_mib=$OPTARG ;;
+	r) paced_rate=$OPTARG ;;
+	p) paced_kib=$OPTARG ;;
+	*) sed -n 's/^# usage: //p' "$0" >&2; exit 2 ;;
+	esac
+done
+
+sim=${FOTA_MODEM_SIM:-$builddir/tests/modem-sim/fota-modem-sim}
+tool=${FOTA_AT_TOOL:-$builddir/tests/engine/fota-at-tool}
+for exe in "$sim" "$tool"; do
+	[ -x "$exe" ] || { echo "missing $exe (build first, or set FOTA_MODEM_SIM/FOTA_AT_TOOL)" >&2; exit 1; }
+done
+
+from=EC200TCNDAR02A06M16 to=EC200TCNDAR02A07M16
+tmp=$(mktemp -d /tmp/stream-bench.XXXXXX)
+sim_pid=
+reader_pid=
+cleanup() {
+	[ -n "$reader_pid" ] && kill "$reader_pid" 2>/dev/null || true
+	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+
+start_sim() {
+	rm -f "$tmp/link" "$tmp/ready"
+	"$sim" --link "$tmp/link" --ready-file "$tmp/ready" --log "$tmp/sim.log" \
+		--model EC200T --revision "$from" --update-ms 100 --reboot-ms 100 &
+	sim_pid=$!
+	for _ in $(seq 500); do [ -e "$tmp/ready" ] && return 0; sleep 0.01; done
+	echo "simulator did not start" >&2
+	exit 1
+}
+
+stop_sim() {
+	kill "$sim_pid" 2>/dev/null || true
+	wait "$sim_pid" 2>/dev/null || true
+	sim_pid=
+}
+
+# Waits until $1 contains $2; fails after $3 seconds.
+wait_for() {
+	local deadline
+	deadline=$(echo "$(now) + $3" | bc)
+	until grep -q -- "$2" "$1" 2>/dev/null; do
+		if (($(echo "$(now) > $deadline" | bc))); then
+			echo "timed out waiting for '$2' in $1" >&2
+			return 1
+		fi
+		sleep 0.002
+	done
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# The engine: prints "<elapsed s> <rss growth KiB> <cpu s>".
+run_engine() {
+	local out=$tmp/engine.out
+	start_sim
+	"$tool" --port "$tmp/link" stream "$1" --mode 1 --dl-max 50 >"$out"
+	stop_sim
+	grep -q '^result +QIND: "FOTA","FILEEND",0$' "$out" || { cat "$out" >&2; exit 1; }
+	awk '/^elapsed/ { e = $2 } /^rss-idle-kib/ { i = $2 } /^hwm-kib/ { h = $2 } /^cpu-s/ { c = $2 }
+	     END { g = h - i; print e, (g > 0 ? g : 0), c }' "$out"
+}
+
+# Reads the tty for the bare writer: copies it to stdout and, on FILEEND,
+# notes the wall-clock time in $1 and exits, so nothing polls meanwhile.
+reader_py='
+import os, sys, time
+tail = b""
+while True:
+    data = os.read(0, 65536)
+    if not data:
+        break
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+    window = tail + data
+    if b"\"FILEEND\"" in window:
+        with open(sys.argv[1], "w") as f:
+            f.write("%.6f\n" % time.time())
+        break
+    tail = window[-64:]
+'
+
+# The bare writer: the same commands by hand, then cat. Prints "<elapsed s> <cat cpu s>".
+run_bare() {
+	local pkg=$1 len out=$tmp/bare.out t0
+	len=$(stat -c %s "$pkg")
+	start_sim
+	rm -f "$tmp/t1"
+	exec 3<>"$tmp/link"
+	stty raw -echo <&3
+	/usr/bin/python3 -c "$reader_py" "$tmp/t1" <&3 >"$out" &
+	reader_pid=$!
+	printf 'AT+QCFG="usbifc",2,2\r' >&3
+	wait_for "$out" OK 5
+	printf 'AT+QFOTADL="FILE:%s",1,50\r' "$len" >&3
+	wait_for "$out" FILESTART 10
+	t0=$(now)
+	/usr/bin/time -f "%U %S" -o "$tmp/cat.time" cat "$pkg" >&3
+	wait "$reader_pid" || true
+	reader_pid=
+	exec 3>&-
+	stop_sim
+	grep -q '"FILEEND",0' "$out" || { echo "bare writer: no FILEEND,0" >&2; exit 1; }
+	echo "$(echo "$(cat "$tmp/t1") - $t0" | bc -l)" "$(awk '{ print $1 + $2 }' "$tmp/cat.time")"
+}
+
+echo "== FILE stream of $size_mib MiB, $reps repetitions (engine and bare cat alternate)"
+"$sim" --make-package "$tmp/pkg" --from "$from" --to "$to" --model EC200T \
+	--size $((size_mib * 1024 * 1024))
+: >"$tmp/engine.times"; : >"$tmp/bare.times"; : >"$tmp/rss.growth"
+: >"$tmp/engine.cpu"; : >"$tmp/bare.cpu"
+for i in $(seq "$reps"); do
+	read -r e g ec < <(run_engine "$tmp/pkg")
+	read -r b bc < <(run_bare "$tmp/pkg")
+	echo "$e" >>"$tmp/engine.times"
+	echo "$b" >>"$tmp/bare.times"
+	echo "$g" >>"$tmp/rss.growth"
+	echo "$ec" >>"$tmp/engine.cpu"
+	echo "$bc" >>"$tmp/bare.cpu"
+	printf '  run %d: engine %.3f s (CPU %.3f s), bare cat %.3f s (CPU %.3f s), engine RSS growth %d KiB\n' \
+		"$i" "$e" "$ec" "$b" "$bc" "$g"
+done
+me=$(median <"$tmp/engine.times")
+mb=$(median <"$tmp/bare.times")
+peak=$(sort -n "$tmp/rss.growth" | tail -1)
+ratio=$(echo "$me / $mb" | bc -l)
+mib=$((size_mib))
+printf 'engine median %.3f s (%.1f MiB/s), bare median %.3f s (%.1f MiB/s), ratio %.3f (goal <= 1.10)\n' \
+	"$me" "$(echo "$mib / $me" | bc -l)" "$mb" "$(echo "$mib / $mb" | bc -l)" "$ratio"
+printf 'CPU median: engine %.3f s (whole process), cat %.3f s\n' \
+	"$(median <"$tmp/engine.cpu")" "$(median <"$tmp/bare.cpu")"
+echo "load average while benchmarking: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
+printf 'engine peak RSS growth over idle: %d KiB (goal <= 1024)\n' "$peak"
+
+echo "== paced stream: $paced_kib KiB at $paced_rate B/s without flow control"
+head -c $((paced_kib * 1024)) "$tmp/pkg" >"$tmp/paced.pkg"
+# Returns the achieved B/s of one paced run; $@ prefixes the tool (strace).
+run_paced() {
+	start_sim
+	"$@" "$tool" --port "$tmp/link" --no-flow --paced-rate "$paced_rate" \
+		stream "$tmp/paced.pkg" --mode 1 --dl-max 50 >"$tmp/paced.out"
+	stop_sim
+	grep -q '^result +QIND: "FOTA","FILEEND",0$' "$tmp/paced.out" || { cat "$tmp/paced.out" >&2; exit 1; }
+	awk '/^stream / { print $(NF - 1) }' "$tmp/paced.out" | tr -d '('
+}
+achieved=$(run_paced)
+traced=$(run_paced strace -f -y -e trace=write -o "$tmp/strace.log")
+# Writes to the tty: "1234  write(3</dev/pts/7>, "..."..., 32) = 32"
+read -r nwrites maxw < <(grep -E '^[0-9]+ +write\([0-9]+</dev/pts/' "$tmp/strace.log" |
+	sed -E 's/.*= (-?[0-9]+).*/\1/' | awk '{ n++; if ($1 > m) m = $1 } END { print n, m }')
+for rate in "$achieved" "$traced"; do
+	dev=$(echo "($rate - $paced_rate) * 100 / $paced_rate" | bc -l)
+	[ "$rate" = "$achieved" ] && what=plain || what="under strace"
+	printf 'paced (%s): achieved %.0f B/s vs %d B/s set (%+.2f%%, goal within 5%%)\n' \
+		"$what" "$rate" "$paced_rate" "$dev"
+done
+printf 'paced (under strace): %d writes to the tty, largest %d bytes (must be <= 32)\n' "$nwrites" "$maxw"

@@ -1,0 +1,900 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+
+#include "at-channel.h"
+#include "serial-port.h"
+
+/* The test plays the modem on the master side of a pty; the channel owns
+ * the slave, opened by serial_port_open() like a real tty. */
+
+typedef struct {
+	const char *command;
+	const char *reply; /* raw bytes to send back; NULL: stay silent */
+	guint delay_ms;
+} ScriptStep;
+
+typedef struct {
+	int master;
+	GSource *watch;
+	gboolean echo;
+	const ScriptStep *script;
+	GString *rx;
+	GPtrArray *commands;    /* what the modem received, in order */
+	GArray *command_times;  /* gint64 monotonic arrival of each */
+	gint64 last_reply_time; /* when the last scripted reply went out */
+	guint outstanding;      /* replies scheduled but not yet sent */
+	guint overlaps;         /* commands received while a reply was outstanding */
+	/* sink mode: everything read is checked against pattern_byte() */
+	gboolean sink;
+	guint64 sink_received;
+	guint64 sink_mismatches;
+	gint64 sink_first, sink_last;
+} FakeModem;
+
+static guint8
+pattern_byte(guint64 i)
+{
+	guint32 x = (guint32)(i * 2654435761u) ^ (guint32)(i >> 20);
+	x ^= x >> 15;
+	return (guint8)(x ^ (x >> 8));
+}
+
+static void
+modem_write(FakeModem *m, const char *data)
+{
+	gsize len = strlen(data);
+
+	while (len > 0) {
+		gssize n = write(m->master, data, len);
+		if (n < 0 && errno == EAGAIN) {
+			g_usleep(1000);
+			continue;
+		}
+		assert_true(n > 0);
+		data += n;
+		len -= (gsize)n;
+	}
+}
+
+typedef struct {
+	FakeModem *modem;
+	const char *reply;
+} PendingReply;
+
+static gboolean
+send_delayed_reply(gpointer user_data)
+{
+	PendingReply *p = user_data;
+
+	modem_write(p->modem, p->reply);
+	p->modem->outstanding--;
+	p->modem->last_reply_time = g_get_monotonic_time();
+	g_free(p);
+	return G_SOURCE_REMOVE;
+}
+
+static const ScriptStep *
+find_step(FakeModem *m, const char *command)
+{
+	for (const ScriptStep *s = m->script; s != NULL && s->command != NULL; s++) {
+		if (strcmp(s->command, command) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static void
+modem_handle_command(FakeModem *m, const char *command)
+{
+	const ScriptStep *step = find_step(m, command);
+	gint64 now = g_get_monotonic_time();
+
+	if (m->outstanding > 0)
+		m->overlaps++;
+	g_ptr_array_add(m->commands, g_strdup(command));
+	g_array_append_val(m->command_times, now);
+	if (m->echo) {
+		modem_write(m, command);
+		modem_write(m, "\r\r\n");
+	}
+	if (step == NULL) {
+		modem_write(m, "\r\nERROR\r\n");
+	} else if (step->reply != NULL && step->delay_ms == 0) {
+		modem_write(m, step->reply);
+		m->last_reply_time = now;
+	} else if (step->reply != NULL) {
+		PendingReply *p = g_new0(PendingReply, 1);
+		p->modem = m;
+		p->reply = step->reply;
+		m->outstanding++;
+		g_timeout_add(step->delay_ms, send_delayed_reply, p);
+	}
+}
+
+static void
+modem_sink(FakeModem *m, const guint8 *buf, gsize n)
+{
+	gint64 now = g_get_monotonic_time();
+
+	if (m->sink_received == 0)
+		m->sink_first = now;
+	m->sink_last = now;
+	for (gsize i = 0; i < n; i++) {
+		if (buf[i] != pattern_byte(m->sink_received + i))
+			m->sink_mismatches++;
+	}
+	m->sink_received += n;
+}
+
+static gboolean
+on_master_input(int fd, GIOCondition cond, gpointer user_data)
+{
+	FakeModem *m = user_data;
+	guint8 buf[65536];
+	gssize n = read(fd, buf, sizeof(buf));
+
+	if (n <= 0)
+		return G_SOURCE_CONTINUE;
+	if (m->sink) {
+		modem_sink(m, buf, (gsize)n);
+		return G_SOURCE_CONTINUE;
+	}
+	for (gssize i = 0; i < n; i++) {
+		if (buf[i] == '\r') {
+			modem_handle_command(m, m->rx->str);
+			g_string_truncate(m->rx, 0);
+		} else {
+			g_string_append_c(m->rx, (char)buf[i]);
+		}
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+typedef struct {
+	FakeModem modem;
+	AtChannel *channel;
+	GPtrArray *urcs;
+	guint port_lost;
+} Fixture;
+
+static void
+on_urc(AtChannel *channel, const char *line, Fixture *f)
+{
+	g_ptr_array_add(f->urcs, g_strdup(line));
+}
+
+static void
+on_port_lost(AtChannel *channel, GError *error, Fixture *f)
+{
+	assert_true(g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST));
+	f->port_lost++;
+}
+
+static Fixture *
+fixture_new(SerialFlow flow, guint grace_ms)
+{
+	Fixture *f = g_new0(Fixture, 1);
+	AtChannelConfig cfg = {.late_reply_grace_ms = grace_ms};
+	g_autoptr(GError) error = NULL;
+	int fd;
+
+	f->modem.master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	assert_true(f->modem.master >= 0);
+	assert_int_equal(grantpt(f->modem.master), 0);
+	assert_int_equal(unlockpt(f->modem.master), 0);
+	fd = serial_port_open(ptsname(f->modem.master), 115200, flow, &error);
+	if (fd < 0)
+		fail_msg("serial_port_open: %s", error->message);
+	f->modem.rx = g_string_new(NULL);
+	f->modem.commands = g_ptr_array_new_with_free_func(g_free);
+	f->modem.command_times = g_array_new(FALSE, FALSE, sizeof(gint64));
+	f->modem.watch = g_unix_fd_source_new(f->modem.master, G_IO_IN);
+	g_source_set_callback(f->modem.watch, G_SOURCE_FUNC(on_master_input), &f->modem, NULL);
+	g_source_attach(f->modem.watch, NULL);
+	f->channel = at_channel_new(fd, &cfg);
+	f->urcs = g_ptr_array_new_with_free_func(g_free);
+	g_signal_connect(f->channel, "urc", G_CALLBACK(on_urc), f);
+	g_signal_connect(f->channel, "port-lost", G_CALLBACK(on_port_lost), f);
+	return f;
+}
+
+static void
+close_master(Fixture *f)
+{
+	if (f->modem.master < 0)
+		return;
+	g_source_destroy(f->modem.watch);
+	g_clear_pointer(&f->modem.watch, g_source_unref);
+	close(f->modem.master);
+	f->modem.master = -1;
+}
+
+static void
+run_for(guint ms)
+{
+	gint64 end = g_get_monotonic_time() + ms * G_TIME_SPAN_MILLISECOND;
+
+	while (g_get_monotonic_time() < end)
+		g_main_context_iteration(NULL, FALSE) || (g_usleep(500), TRUE);
+}
+
+static int
+fixture_teardown(void **state)
+{
+	Fixture *f = *state;
+
+	g_object_unref(f->channel);
+	close_master(f);
+	/* Let delayed replies of the script fire (they hold pointers to f). */
+	while (f->modem.outstanding > 0)
+		g_main_context_iteration(NULL, TRUE);
+	g_string_free(f->modem.rx, TRUE);
+	g_ptr_array_unref(f->modem.commands);
+	g_array_unref(f->modem.command_times);
+	g_ptr_array_unref(f->urcs);
+	g_free(f);
+	return 0;
+}
+
+static int
+setup_flow(void **state)
+{
+	*state = fixture_new(SERIAL_FLOW_HARDWARE, 300);
+	return 0;
+}
+
+static int
+setup_noflow(void **state)
+{
+	*state = fixture_new(SERIAL_FLOW_NONE, 300);
+	return 0;
+}
+
+/* ---- Command helpers ---------------------------------------------------- */
+
+typedef struct {
+	gboolean done;
+	AtResponse *response;
+	GError *error;
+	gint64 when;
+} Result;
+
+static void
+result_clear(Result *r)
+{
+	g_clear_pointer(&r->response, at_response_free);
+	g_clear_error(&r->error);
+}
+
+static void
+on_command_done(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	Result *r = user_data;
+
+	r->response = at_channel_command_finish(AT_CHANNEL(source), res, &r->error);
+	assert_true((r->response == NULL) != (r->error == NULL));
+	r->done = TRUE;
+	r->when = g_get_monotonic_time();
+}
+
+static void
+wait_for(gboolean *done)
+{
+	while (!*done)
+		g_main_context_iteration(NULL, TRUE);
+}
+
+static void
+run_command(Fixture *f, const char *command, guint timeout_ms, Result *r)
+{
+	memset(r, 0, sizeof(*r));
+	at_channel_command(f->channel, command, timeout_ms, NULL, on_command_done, r);
+	wait_for(&r->done);
+}
+
+static char *
+join_lines(const AtResponse *r)
+{
+	return g_strjoinv("|", r->lines);
+}
+
+static void
+assert_response(const Result *r, const char *lines, const char *final)
+{
+	g_autofree char *got = NULL;
+
+	if (r->error != NULL)
+		fail_msg("unexpected error: %s", r->error->message);
+	got = join_lines(r->response);
+	assert_string_equal(got, lines);
+	assert_string_equal(r->response->final, final);
+}
+
+/* ---- Tests --------------------------------------------------------------- */
+
+static const ScriptStep basic_script[] = {
+        {"ATI", "\r\nQuectel\r\nEC200T\r\nRevision: EC200TCNDAR02A07M16\r\n\r\nOK\r\n", 0},
+        {"AT+QGMR", "\r\nEC200TCNDAR02A07M16_01.001.01.001\r\n\r\nOK\r\n", 0},
+        {"AT+MID", "\r\nfirst\r\n+QIND: SMS DONE\r\nsecond\r\nRDY\r\n\r\nOK\r\n", 0},
+        {"AT+CPIN?", "\r\n+CPIN: READY\r\n\r\nOK\r\n", 0},
+        {"AT+CME", "\r\n+CME ERROR: 10\r\n", 0},
+        {"AT+CMETEXT", "\r\n+CME ERROR: SIM not inserted\r\n", 0},
+        {"AT+CMS", "\r\n+CMS ERROR: 500\r\n", 0},
+        {"ATD", "\r\nCONNECT 115200\r\n", 0},
+        {"AT+SILENT", NULL, 0},
+        {0},
+};
+
+static void
+check_basic_commands(Fixture *f)
+{
+	Result r;
+
+	f->modem.script = basic_script;
+	run_command(f, "ATI", 1000, &r);
+	assert_response(&r, "Quectel|EC200T|Revision: EC200TCNDAR02A07M16", "OK");
+	result_clear(&r);
+	run_command(f, "AT+QGMR", 1000, &r);
+	assert_response(&r, "EC200TCNDAR02A07M16_01.001.01.001", "OK");
+	result_clear(&r);
+	run_command(f, "ATD", 1000, &r);
+	assert_response(&r, "", "CONNECT 115200");
+	result_clear(&r);
+	assert_int_equal(f->urcs->len, 0);
+}
+
+static void
+test_command_echo_off(void **state)
+{
+	check_basic_commands(*state);
+}
+
+static void
+test_command_echo_on(void **state)
+{
+	Fixture *f = *state;
+
+	f->modem.echo = TRUE;
+	check_basic_commands(f);
+}
+
+static void
+test_urc_inside_response(void **state)
+{
+	Fixture *f = *state;
+	Result r;
+
+	f->modem.script = basic_script;
+	f->modem.echo = TRUE;
+	run_command(f, "AT+MID", 1000, &r);
+	assert_response(&r, "first|second", "OK");
+	result_clear(&r);
+	assert_int_equal(f->urcs->len, 2);
+	assert_string_equal(g_ptr_array_index(f->urcs, 0), "+QIND: SMS DONE");
+	assert_string_equal(g_ptr_array_index(f->urcs, 1), "RDY");
+
+	/* A URC-looking line that answers the command stays in the response. */
+	run_command(f, "AT+CPIN?", 1000, &r);
+	assert_response(&r, "+CPIN: READY", "OK");
+	result_clear(&r);
+	assert_int_equal(f->urcs->len, 2);
+}
+
+static void
+test_urc_while_idle(void **state)
+{
+	Fixture *f = *state;
+
+	modem_write(&f->modem, "\r\nRDY\r\n\r\n+CPIN: READY\r\nOK\r\n");
+	while (f->urcs->len < 3)
+		g_main_context_iteration(NULL, TRUE);
+	assert_string_equal(g_ptr_array_index(f->urcs, 0), "RDY");
+	assert_string_equal(g_ptr_array_index(f->urcs, 1), "+CPIN: READY");
+	/* With nothing in flight even a final result is just a line. */
+	assert_string_equal(g_ptr_array_index(f->urcs, 2), "OK");
+}
+
+static void
+test_modem_errors(void **state)
+{
+	static const struct {
+		const char *command;
+		AtError code;
+		const char *message;
+	} cases[] = {
+	        {"AT+CME", AT_ERROR_CME, "AT+CME: +CME ERROR: 10"},
+	        {"AT+CMETEXT", AT_ERROR_CME, "AT+CMETEXT: +CME ERROR: SIM not inserted"},
+	        {"AT+CMS", AT_ERROR_CMS, "AT+CMS: +CMS ERROR: 500"},
+	        {"AT+UNKNOWN", AT_ERROR_MODEM, "AT+UNKNOWN: modem answered ERROR"},
+	};
+	Fixture *f = *state;
+
+	f->modem.script = basic_script;
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		Result r;
+		run_command(f, cases[i].command, 1000, &r);
+		assert_true(g_error_matches(r.error, AT_ERROR, cases[i].code));
+		assert_string_equal(r.error->message, cases[i].message);
+		result_clear(&r);
+	}
+}
+
+static const ScriptStep late_script[] = {
+        {"AT+SLOW", "\r\nslow answer\r\n\r\nOK\r\n", 200},
+        {"AT+SILENT", NULL, 0},
+        {"AT+NEXT", "\r\nnext answer\r\n\r\nOK\r\n", 0},
+        {0},
+};
+
+static void
+test_timeout_and_late_reply(void **state)
+{
+	Fixture *f = *state;
+	Result slow = {0}, next = {0};
+
+	f->modem.script = late_script;
+	f->modem.echo = TRUE;
+	at_channel_command(f->channel, "AT+SLOW", 100, NULL, on_command_done, &slow);
+	at_channel_command(f->channel, "AT+NEXT", 1000, NULL, on_command_done, &next);
+	wait_for(&slow.done);
+	assert_true(g_error_matches(slow.error, AT_ERROR, AT_ERROR_TIMEOUT));
+	assert_string_equal(slow.error->message, "AT+SLOW: no reply within 100 ms");
+	wait_for(&next.done);
+	/* The late "slow answer / OK" was swallowed, not taken as AT+NEXT's. */
+	assert_response(&next, "next answer", "OK");
+	assert_int_equal(f->modem.commands->len, 2);
+	assert_true(g_array_index(f->modem.command_times, gint64, 1) >= f->modem.last_reply_time ||
+	            f->modem.last_reply_time == 0);
+	assert_int_equal(f->modem.overlaps, 0);
+	assert_int_equal(f->urcs->len, 0);
+	result_clear(&slow);
+	result_clear(&next);
+}
+
+static void
+test_timeout_holds_queue_for_grace(void **state)
+{
+	Fixture *f = *state;
+	Result silent = {0}, next = {0};
+	gint64 gap;
+
+	f->modem.script = late_script;
+	at_channel_command(f->channel, "AT+SILENT", 50, NULL, on_command_done, &silent);
+	at_channel_command(f->channel, "AT+NEXT", 1000, NULL, on_command_done, &next);
+	wait_for(&next.done);
+	assert_true(g_error_matches(silent.error, AT_ERROR, AT_ERROR_TIMEOUT));
+	assert_response(&next, "next answer", "OK");
+	/* No late reply came: AT+NEXT waited out the 300 ms grace. */
+	gap = g_array_index(f->modem.command_times, gint64, 1) - silent.when;
+	assert_true(gap >= 290 * G_TIME_SPAN_MILLISECOND);
+	result_clear(&silent);
+	result_clear(&next);
+}
+
+static const ScriptStep queue_script[] = {
+        {"AT+A", "\r\nanswer A\r\nOK\r\n", 30},
+        {"AT+B", "\r\nanswer B\r\nOK\r\n", 10},
+        {"AT+C", "\r\nanswer C\r\nOK\r\n", 20},
+        {0},
+};
+
+static void
+test_queue_of_three(void **state)
+{
+	Fixture *f = *state;
+	Result r[3] = {0};
+	const char *names[] = {"A", "B", "C"};
+
+	f->modem.script = queue_script;
+	for (guint i = 0; i < 3; i++) {
+		g_autofree char *cmd = g_strdup_printf("AT+%s", names[i]);
+		at_channel_command(f->channel, cmd, 1000, NULL, on_command_done, &r[i]);
+	}
+	wait_for(&r[2].done);
+	for (guint i = 0; i < 3; i++) {
+		g_autofree char *want = g_strdup_printf("answer %s", names[i]);
+		g_autofree char *cmd = g_strdup_printf("AT+%s", names[i]);
+		assert_true(r[i].done);
+		assert_response(&r[i], want, "OK");
+		assert_string_equal(g_ptr_array_index(f->modem.commands, i), cmd);
+		result_clear(&r[i]);
+	}
+	assert_true(r[0].when <= r[1].when && r[1].when <= r[2].when);
+	assert_int_equal(f->modem.overlaps, 0);
+}
+
+static void
+test_invalid_command_writes_nothing(void **state)
+{
+	Fixture *f = *state;
+	const char *bad[] = {"AT\r+QGMR", "AT\n", "", "ATI\rATI"};
+
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		Result r;
+		run_command(f, bad[i], 1000, &r);
+		assert_true(g_error_matches(r.error, AT_ERROR, AT_ERROR_INVALID));
+		result_clear(&r);
+	}
+	run_for(50);
+	assert_int_equal(f->modem.commands->len, 0);
+	assert_int_equal(f->modem.rx->len, 0);
+}
+
+static void
+test_cancel(void **state)
+{
+	Fixture *f = *state;
+	g_autoptr(GCancellable) c1 = g_cancellable_new();
+	g_autoptr(GCancellable) c2 = g_cancellable_new();
+	Result slow = {0}, queued = {0}, next = {0};
+
+	f->modem.script = late_script;
+	at_channel_command(f->channel, "AT+SLOW", 5000, c1, on_command_done, &slow);
+	at_channel_command(f->channel, "AT+SILENT", 5000, c2, on_command_done, &queued);
+	at_channel_command(f->channel, "AT+NEXT", 1000, NULL, on_command_done, &next);
+	run_for(20);
+	g_cancellable_cancel(c2); /* queued: removed, never sent */
+	g_cancellable_cancel(c1); /* in flight: abandoned, its late reply swallowed */
+	wait_for(&next.done);
+	assert_true(g_error_matches(slow.error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+	assert_true(g_error_matches(queued.error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+	assert_response(&next, "next answer", "OK");
+	assert_int_equal(f->modem.commands->len, 2);
+	assert_string_equal(g_ptr_array_index(f->modem.commands, 1), "AT+NEXT");
+	result_clear(&slow);
+	result_clear(&queued);
+	result_clear(&next);
+}
+
+static gint64
+cpu_time_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (gint64)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC +
+	       ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+static void
+test_hangup(void **state)
+{
+	Fixture *f = *state;
+	Result inflight = {0}, queued = {0}, after = {0};
+	gint64 cpu;
+
+	f->modem.script = basic_script;
+	at_channel_command(f->channel, "AT+SILENT", 5000, NULL, on_command_done, &inflight);
+	at_channel_command(f->channel, "ATI", 5000, NULL, on_command_done, &queued);
+	run_for(20);
+	close_master(f);
+	wait_for(&queued.done);
+	assert_true(g_error_matches(inflight.error, AT_ERROR, AT_ERROR_PORT_LOST));
+	assert_true(g_error_matches(queued.error, AT_ERROR, AT_ERROR_PORT_LOST));
+	assert_int_equal(f->port_lost, 1);
+	assert_false(at_channel_is_open(f->channel));
+
+	/* A dead fd left in the loop would spin: the idle loop must stay idle. */
+	cpu = cpu_time_us();
+	run_for(300);
+	assert_true(cpu_time_us() - cpu < 60 * G_TIME_SPAN_MILLISECOND);
+	assert_int_equal(f->port_lost, 1);
+
+	run_command(f, "ATI", 100, &after);
+	assert_true(g_error_matches(after.error, AT_ERROR, AT_ERROR_PORT_LOST));
+	at_channel_close(f->channel);
+	assert_int_equal(f->port_lost, 1);
+	result_clear(&inflight);
+	result_clear(&queued);
+	result_clear(&after);
+}
+
+static void
+test_close_fails_pending(void **state)
+{
+	Fixture *f = *state;
+	Result inflight = {0}, queued = {0};
+
+	f->modem.script = basic_script;
+	at_channel_command(f->channel, "AT+SILENT", 5000, NULL, on_command_done, &inflight);
+	at_channel_command(f->channel, "ATI", 5000, NULL, on_command_done, &queued);
+	at_channel_close(f->channel);
+	wait_for(&queued.done);
+	assert_true(g_error_matches(inflight.error, AT_ERROR, AT_ERROR_CLOSED));
+	assert_true(g_error_matches(queued.error, AT_ERROR, AT_ERROR_CLOSED));
+	assert_int_equal(f->port_lost, 0);
+	assert_false(at_channel_is_open(f->channel));
+	result_clear(&inflight);
+	result_clear(&queued);
+}
+
+static void
+test_overlong_line_counted(void **state)
+{
+	Fixture *f = *state;
+	g_autofree char *big = g_strnfill(5000, 'x');
+
+	modem_write(&f->modem, big);
+	modem_write(&f->modem, "\r\n+QIND: \"FOTA\",\"END\",0\r\n");
+	while (f->urcs->len < 1)
+		g_main_context_iteration(NULL, TRUE);
+	assert_string_equal(g_ptr_array_index(f->urcs, 0), "+QIND: \"FOTA\",\"END\",0");
+	assert_int_equal(at_channel_get_dropped_lines(f->channel), 1);
+}
+
+/* ---- Streams ------------------------------------------------------------- */
+
+static int
+make_pattern_file(gsize size)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = NULL;
+	g_autofree guint8 *buf = g_malloc(65536);
+	int fd = g_file_open_tmp("at-channel-XXXXXX", &path, &error);
+
+	assert_true(fd >= 0);
+	g_unlink(path);
+	for (gsize off = 0; off < size;) {
+		gsize n = MIN(size - off, 65536);
+		for (gsize i = 0; i < n; i++)
+			buf[i] = pattern_byte(off + i);
+		assert_int_equal(write(fd, buf, n), (gssize)n);
+		off += n;
+	}
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+typedef struct {
+	gboolean done;
+	gboolean ok;
+	guint64 sent;
+	GError *error;
+	guint progress_calls;
+	guint64 last_progress;
+} StreamResult;
+
+static void
+on_stream_done(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	StreamResult *r = user_data;
+
+	r->ok = at_channel_stream_finish(AT_CHANNEL(source), res, &r->sent, &r->error);
+	r->done = TRUE;
+}
+
+static void
+on_progress(guint64 sent, guint64 total, gpointer user_data)
+{
+	StreamResult *r = user_data;
+
+	assert_true(sent >= r->last_progress && sent <= total);
+	r->last_progress = sent;
+	r->progress_calls++;
+}
+
+static void
+start_stream(Fixture *f, int fd, guint64 length, const AtStreamPacing *pacing, StreamResult *r)
+{
+	f->modem.sink = TRUE;
+	at_channel_stream(f->channel, fd, length, pacing, on_progress, r, NULL, on_stream_done, r);
+}
+
+static void
+test_stream_exact(void **state)
+{
+	Fixture *f = *state;
+	const gsize size = 4 * 1024 * 1024 + 123;
+	AtStreamPacing pacing = {.paced = FALSE};
+	StreamResult r = {0};
+	Result during = {0};
+	int fd = make_pattern_file(size + 1000);
+
+	start_stream(f, fd, size, &pacing, &r);
+	/* Commands are refused while streaming; URCs still come through. */
+	run_command(f, "ATI", 100, &during);
+	assert_true(g_error_matches(during.error, AT_ERROR, AT_ERROR_INVALID));
+	modem_write(&f->modem, "\r\n+QIND: \"FOTA\",\"DOWNLOADING\",1\r\n");
+	wait_for(&r.done);
+	if (!r.ok)
+		fail_msg("stream: %s", r.error->message);
+	assert_int_equal(r.sent, size);
+	while (f->modem.sink_received < size)
+		g_main_context_iteration(NULL, TRUE);
+	run_for(20);
+	assert_int_equal(f->modem.sink_received, size);
+	assert_int_equal(f->modem.sink_mismatches, 0);
+	assert_int_equal(r.last_progress, size);
+	assert_true(r.progress_calls >= 2 && r.progress_calls <= size / (256 * 1024) + 20);
+	assert_int_equal(f->urcs->len, 1);
+	/* Exactly <length> bytes were taken from the file. */
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), (off_t)size);
+	result_clear(&during);
+	close(fd);
+}
+
+static void
+test_stream_short_file(void **state)
+{
+	Fixture *f = *state;
+	StreamResult r = {0};
+	int fd = make_pattern_file(100000);
+
+	start_stream(f, fd, 200000, NULL, &r);
+	wait_for(&r.done);
+	assert_false(r.ok);
+	assert_true(g_error_matches(r.error, AT_ERROR, AT_ERROR_IO));
+	assert_non_null(strstr(r.error->message, "ended after 100000 of 200000 bytes"));
+	assert_int_equal(r.sent, 100000);
+	g_clear_error(&r.error);
+	close(fd);
+	/* The channel is usable again afterwards. */
+	while (f->modem.sink_received < 100000)
+		g_main_context_iteration(NULL, TRUE);
+	assert_int_equal(f->modem.sink_mismatches, 0);
+	f->modem.sink = FALSE;
+	f->modem.script = basic_script;
+	Result after;
+	run_command(f, "AT+QGMR", 1000, &after);
+	assert_response(&after, "EC200TCNDAR02A07M16_01.001.01.001", "OK");
+	result_clear(&after);
+}
+
+static void
+test_stream_paced_rate(void **state)
+{
+	Fixture *f = *state;
+	const guint rate = 64 * 1024;
+	const gsize size = 64 * 1024; /* about one second */
+	AtStreamPacing pacing = {.paced = TRUE, .rate = rate, .max_write = 32};
+	StreamResult r = {0};
+	int fd = make_pattern_file(size);
+	gint64 start = g_get_monotonic_time();
+	double elapsed, achieved;
+
+	start_stream(f, fd, size, &pacing, &r);
+	wait_for(&r.done);
+	elapsed = (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
+	assert_true(r.ok);
+	while (f->modem.sink_received < size)
+		g_main_context_iteration(NULL, TRUE);
+	assert_int_equal(f->modem.sink_mismatches, 0);
+	achieved = (double)size / elapsed;
+	if (achieved < rate * 0.9 || achieved > rate * 1.1)
+		fail_msg("paced stream achieved %.0f B/s, set %u B/s", achieved, rate);
+	close(fd);
+}
+
+static void
+test_stream_port_lost(void **state)
+{
+	Fixture *f = *state;
+	StreamResult r = {0};
+	const gsize size = 8 * 1024 * 1024;
+	int fd = make_pattern_file(size);
+
+	start_stream(f, fd, size, NULL, &r);
+	while (f->modem.sink_received < 100000)
+		g_main_context_iteration(NULL, TRUE);
+	close_master(f);
+	wait_for(&r.done);
+	assert_false(r.ok);
+	assert_true(g_error_matches(r.error, AT_ERROR, AT_ERROR_PORT_LOST));
+	assert_true(r.sent >= 100000 && r.sent < size);
+	assert_int_equal(f->port_lost, 1);
+	g_clear_error(&r.error);
+	close(fd);
+}
+
+static void
+test_stream_cancel(void **state)
+{
+	Fixture *f = *state;
+	g_autoptr(GCancellable) cancellable = g_cancellable_new();
+	AtStreamPacing pacing = {.paced = TRUE, .rate = 10000, .max_write = 32};
+	StreamResult r = {0};
+	int fd = make_pattern_file(100000);
+
+	f->modem.sink = TRUE;
+	at_channel_stream(f->channel, fd, 100000, &pacing, NULL, NULL, cancellable, on_stream_done,
+	                  &r);
+	run_for(100);
+	g_cancellable_cancel(cancellable);
+	wait_for(&r.done);
+	assert_true(g_error_matches(r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+	assert_true(r.sent > 0 && r.sent < 100000);
+	g_clear_error(&r.error);
+	close(fd);
+}
+
+static void
+test_serial_port_errors(void **state)
+{
+	static const struct {
+		const char *path;
+		guint baud;
+		SerialPortError code;
+		const char *message_part;
+	} cases[] = {
+	        {"/dev/null", 115201, SERIAL_PORT_ERROR_BAUD, "unsupported baud rate 115201"},
+	        {"/nonexistent/ttyUSB9", 115200, SERIAL_PORT_ERROR_OPEN, "/nonexistent/ttyUSB9"},
+	        {"/dev/null", 115200, SERIAL_PORT_ERROR_CONFIG, "/dev/null"}, /* not a tty */
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		assert_int_equal(
+		        serial_port_open(cases[i].path, cases[i].baud, SERIAL_FLOW_NONE, &error),
+		        -1);
+		assert_true(g_error_matches(error, SERIAL_PORT_ERROR, cases[i].code));
+		assert_non_null(strstr(error->message, cases[i].message_part));
+	}
+	assert_string_equal(serial_flow_to_string(SERIAL_FLOW_HARDWARE), "hardware");
+	assert_string_equal(serial_flow_to_string(SERIAL_FLOW_NONE), "none");
+}
+
+static void
+test_serial_port_rates(void **state)
+{
+	static const guint rates[] = {9600, 115200, 460800, 921600, 3000000, 4000000};
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	for (guint i = 0; i < G_N_ELEMENTS(rates); i++) {
+		g_autoptr(GError) error = NULL;
+		int fd = serial_port_open(ptsname(master), rates[i], SERIAL_FLOW_HARDWARE, &error);
+		if (fd < 0)
+			fail_msg("%u: %s", rates[i], error->message);
+		/* Non-blocking, close-on-exec, as the channel needs. */
+		assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+		assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+		close(fd);
+	}
+	close(master);
+}
+
+#define CHANNEL_TEST(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, fixture_teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_serial_port_errors),
+	        cmocka_unit_test(test_serial_port_rates),
+	        CHANNEL_TEST(test_command_echo_off, setup_flow),
+	        CHANNEL_TEST(test_command_echo_on, setup_noflow),
+	        CHANNEL_TEST(test_urc_inside_response, setup_flow),
+	        CHANNEL_TEST(test_urc_while_idle, setup_flow),
+	        CHANNEL_TEST(test_modem_errors, setup_flow),
+	        CHANNEL_TEST(test_timeout_and_late_reply, setup_flow),
+	        CHANNEL_TEST(test_timeout_holds_queue_for_grace, setup_flow),
+	        CHANNEL_TEST(test_queue_of_three, setup_flow),
+	        CHANNEL_TEST(test_invalid_command_writes_nothing, setup_flow),
+	        CHANNEL_TEST(test_cancel, setup_flow),
+	        CHANNEL_TEST(test_hangup, setup_flow),
+	        CHANNEL_TEST(test_close_fails_pending, setup_flow),
+	        CHANNEL_TEST(test_overlong_line_counted, setup_flow),
+	        CHANNEL_TEST(test_stream_exact, setup_flow),
+	        CHANNEL_TEST(test_stream_short_file, setup_flow),
+	        CHANNEL_TEST(test_stream_paced_rate, setup_noflow),
+	        CHANNEL_TEST(test_stream_port_lost, setup_flow),
+	        CHANNEL_TEST(test_stream_cancel, setup_noflow),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
