@@ -43,6 +43,7 @@ struct _ModemFinder {
 	/* configured path */
 	GFileMonitor *monitor;
 	char *watched_dir; /* the port's directory, or its deepest existing ancestor */
+	char *last_target; /* what the port last resolved to, kept while absent */
 
 	/* discovery */
 	struct udev *udev;
@@ -76,6 +77,8 @@ set_present(ModemFinder *self, const char *path)
 {
 	g_free(self->current);
 	self->current = g_strdup(path);
+	g_free(self->last_target);
+	self->last_target = g_strdup(path);
 	g_debug("Modem port %s appeared", path);
 	g_signal_emit(self, signals[SIGNAL_PORT_APPEARED], 0, path);
 }
@@ -177,6 +180,20 @@ is_port_name(ModemFinder *self, GFile *file)
 	return path != NULL && g_str_equal(path, self->port);
 }
 
+/* Is the event about the port's name, its last target, or a directory on the
+ * way to it? Other names in a busy directory like /dev must not cost us a
+ * single syscall. */
+static gboolean
+is_on_port_path(ModemFinder *self, GFile *file)
+{
+	g_autofree char *path = file != NULL ? g_file_get_path(file) : NULL;
+
+	if (path == NULL)
+		return FALSE;
+	return g_str_equal(path, self->port) || g_strcmp0(path, self->last_target) == 0 ||
+	       (g_str_has_prefix(self->port, path) && self->port[strlen(path)] == '/');
+}
+
 static void
 on_dir_event(GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
              gpointer user_data)
@@ -184,6 +201,9 @@ on_dir_event(GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent
 	ModemFinder *self = user_data;
 	g_autofree char *resolved = NULL;
 	gboolean gone = FALSE;
+
+	if (!is_on_port_path(self, file) && !is_on_port_path(self, other))
+		return;
 
 	/* The name itself went away: report it even if it is back by the time
 	 * this event is handled (a quick delete and re-create is a new port).
@@ -453,6 +473,7 @@ modem_finder_finalize(GObject *object)
 	g_free(self->port);
 	g_free(self->ids);
 	g_free(self->watched_dir);
+	g_free(self->last_target);
 	g_free(self->current_syspath);
 	g_free(self->current);
 	G_OBJECT_CLASS(modem_finder_parent_class)->finalize(object);
