@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
 /* The host may stop reading; output beyond this is dropped rather than grown without bound. */
 #define MAX_QUEUED        (256 * 1024)
 #define DRAIN_DEADLINE_MS 1000
+#define READ_POLL_MS      5
 
 struct _SimPty {
 	const SimConfig *cfg;
@@ -32,6 +34,7 @@ struct _SimPty {
 
 	gboolean reboot_pending; /* waiting for the output to drain */
 	guint reboot_source;     /* drain deadline, gone period or boot URC delay */
+	guint read_poll_source;  /* waiting for the host to read the last output */
 	guint64 dropped;
 };
 
@@ -198,6 +201,7 @@ sim_pty_free(SimPty *pty)
 	if (pty == NULL)
 		return;
 	remove_source(&pty->reboot_source);
+	remove_source(&pty->read_poll_source);
 	/* Remove the link only if it is ours (a half-made pty may not have created it). */
 	if (pty->master >= 0)
 		(void)unlink(pty->cfg->link);
@@ -242,7 +246,7 @@ on_split_timer(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-static void finish_teardown(SimPty *pty);
+static void teardown_when_read(SimPty *pty);
 
 /* Writes what the master takes. With --split-writes one small piece per 1..3 ms, so the host
  * sees lines arrive in fragments. */
@@ -255,8 +259,11 @@ flush_out(SimPty *pty)
 
 		if (pty->out_source != 0 || pty->split_source != 0)
 			return;
-		if (pty->cfg->split_writes)
-			chunk = MIN(chunk, (gsize)g_rand_int_range(pty->rand, 1, 9));
+		if (pty->cfg->split_writes) {
+			/* Not inside MIN(): it would draw twice. */
+			gsize piece = (gsize)g_rand_int_range(pty->rand, 1, 9);
+			chunk = MIN(chunk, piece);
+		}
 		n = write(pty->master, pty->out->data, chunk);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -277,7 +284,7 @@ flush_out(SimPty *pty)
 		}
 	}
 	if (pty->out->len == 0 && pty->reboot_pending)
-		finish_teardown(pty);
+		teardown_when_read(pty);
 }
 
 void
@@ -324,9 +331,33 @@ finish_teardown(SimPty *pty)
 {
 	pty->reboot_pending = FALSE;
 	remove_source(&pty->reboot_source);
+	remove_source(&pty->read_poll_source);
 	(void)unlink(pty->cfg->link);
 	close_pty(pty);
 	pty->reboot_source = g_timeout_add(pty->cfg->reboot_ms, on_gone_done, pty);
+}
+
+/* Bytes the host has not read yet sit in the slave's input queue, and closing the master
+ * hangs the slave up, which discards them. A modem's last words before a reboot (END,0, the
+ * OK to AT+CFUN=1,1) are worth waiting for, within the drain deadline. */
+static gboolean
+on_read_poll(gpointer user_data)
+{
+	SimPty *pty = user_data;
+	int pending = 0;
+
+	if (ioctl(pty->slave, FIONREAD, &pending) == 0 && pending > 0)
+		return G_SOURCE_CONTINUE;
+	pty->read_poll_source = 0;
+	finish_teardown(pty);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+teardown_when_read(SimPty *pty)
+{
+	if (pty->read_poll_source == 0)
+		pty->read_poll_source = g_timeout_add(READ_POLL_MS, on_read_poll, pty);
 }
 
 static gboolean
@@ -344,9 +375,11 @@ sim_pty_reboot(SimPty *pty, gboolean drain)
 {
 	if (pty->master < 0 || pty->reboot_pending)
 		return;
-	if (drain && pty->out->len > 0) {
+	if (drain) {
 		pty->reboot_pending = TRUE;
 		pty->reboot_source = g_timeout_add(DRAIN_DEADLINE_MS, on_drain_deadline, pty);
+		if (pty->out->len == 0)
+			teardown_when_read(pty);
 		return;
 	}
 	/* A pending boot URC delay belongs to the previous boot. */
