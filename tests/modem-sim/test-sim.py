@@ -56,6 +56,10 @@ class Port:
                 data = data[n:]
             except BlockingIOError:
                 select.select([], [self.fd], [], 1)
+            except OSError as e:
+                if e.errno == errno.EIO:
+                    raise Vanished() from e
+                raise
 
     def _fill(self, deadline):
         timeout = max(0.0, deadline - time.monotonic())
@@ -136,7 +140,7 @@ def fota(stage, value=None):
 class Sim:
     """One simulator process in its own temporary directory."""
 
-    def __init__(self, *args, model=None):
+    def __init__(self, *args, model=None, revision=None):
         self.dir = tempfile.mkdtemp(prefix="sim-test-")
         self.link = os.path.join(self.dir, "ttyUSB2")
         self.log = os.path.join(self.dir, "sim.log")
@@ -144,6 +148,8 @@ class Sim:
         argv = [SIM, "--link", self.link, "--log", self.log, "--ready-file", ready] + FAST
         if model:
             argv += ["--model", model]
+        if revision:
+            argv += ["--revision", revision]
         self.proc = subprocess.Popen(argv + list(args))
         deadline = time.monotonic() + 5
         while not os.path.exists(ready):
@@ -187,11 +193,11 @@ class Sim:
         return path
 
 
-def with_sim(*args, model=None):
+def with_sim(*args, model=None, revision=None):
     def decorate(test):
         @functools.wraps(test)
         def run(self):
-            sim = Sim(*args, model=model)
+            sim = Sim(*args, model=model, revision=revision)
             try:
                 test(self, sim)
             finally:
@@ -323,9 +329,14 @@ class TestSimulator(unittest.TestCase):
         cmd = 'AT+QFOTADL="FILE:%d",1,%d,%d' % (len(data), dl_max, up_max)
         self.assertEqual(p.command(cmd), ([], "OK"))
         p.expect(fota("FILESTART"))
-        for i in range(0, len(data), 1000):
-            p.write(data[i:i + 1000])
-        p.write(extra)
+        lines = []
+        try:
+            for i in range(0, len(data), 1000):
+                p.write(data[i:i + 1000])
+            p.write(extra)
+        except Vanished:  # --hangup-at downloading: the tty may go while we write
+            p.close()
+            return data, lines
         return data, p.wait_vanished(10)
 
     @with_sim()
@@ -522,6 +533,44 @@ class TestSimulator(unittest.TestCase):
         finally:
             server.close_all()
 
+    @with_sim("--garbage", "--split-writes", "--interleave-urcs", "--seed", "3")
+    def test_noisy_file_upgrade(self, sim):
+        pkg = sim.make_package("up.bin", REV, NEW, size=5000)
+        _, lines = self.file_upgrade(sim, pkg)
+        fotas = [l for l in lines if l.startswith('+QIND: "FOTA"')]
+        self.assertEqual(fotas, [fota("DOWNLOADING", k) for k in range(1, 6)] +
+                         [fota("FILEEND", 0), fota("START")] +
+                         [fota("UPDATING", k) for k in range(1, 6)] + [fota("END", 0)])
+        self.assertTrue(any(is_unrelated_urc(l) for l in lines), lines)
+        p = sim.reopen()
+        boot = [l for l in p.expect("+QIND: PB DONE") if not is_unrelated_urc(l)]
+        self.assertEqual(boot, BOOT_URCS[:-1])
+        self.assertIn("Revision: " + NEW, p.command("ATI")[0])
+
+    @with_sim(model="EC200S", revision="EC200SCNAAR03A07M08")
+    def test_dfota_mode0(self, sim):
+        pkg = sim.make_package("up.bin", "EC200SCNAAR03A07M08", "EC200SCNAAR03A08M08",
+                               model="EC200S")
+        data = open(pkg, "rb").read()
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="FILE:%d",0,5' % len(data))[1], "OK")
+        p.expect(fota("FILESTART"))
+        p.write(data)
+        lines = p.wait_vanished()
+        self.assertEqual(lines[-1], fota("FILEEND", 0))
+        p = sim.reopen()
+        lines = p.wait_vanished()
+        self.assertEqual(lines[:5], BOOT_URCS)
+        self.assertEqual(lines[5], fota("START"))
+        self.assertEqual(lines[-1], fota("END", 0))
+        values = [int(l.rsplit(",", 1)[1]) for l in lines[6:-1]]
+        self.assertTrue(values and all(l.startswith(fota("UPDATING")) for l in lines[6:-1]))
+        self.assertEqual(values, sorted(set(values)))
+        self.assertLessEqual(values[-1], 100)
+        p = sim.reopen()
+        p.expect("+QIND: PB DONE")
+        self.assertEqual(p.command("AT+QGMR")[0], ["EC200SCNAAR03A08M08"])
+
     # --- crashes -------------------------------------------------------------------------------
 
     @with_sim("--hangup-at", "accepted")
@@ -533,6 +582,31 @@ class TestSimulator(unittest.TestCase):
         p.expect("+QIND: PB DONE")
         self.assertEqual(p.command("AT+QGMR")[0], [REV])
         self.assertEqual(sim.events("hangup")[0]["phase"], "accepted")
+
+    @with_sim("--hangup-at", "downloading")
+    def test_hangup_downloading(self, sim):
+        pkg = sim.make_package("up.bin", REV, NEW)
+        _, lines = self.file_upgrade(sim, pkg)
+        self.assertNotIn(fota("FILEEND", 0), lines)
+        p = sim.reopen()
+        p.expect("+QIND: PB DONE")
+        self.assertEqual(p.command("AT+QGMR")[0], [REV])
+        self.assertEqual(sim.events("hangup")[0]["phase"], "downloading")
+        self.assertEqual(sim.events("file"), [])
+        # the crash fires once: the retry goes through
+        _, lines = self.file_upgrade(sim, pkg)
+        self.assertEqual(lines[-1], fota("END", 0))
+
+    @with_sim("--hangup-at", "updating")
+    def test_hangup_updating(self, sim):
+        pkg = sim.make_package("up.bin", REV, NEW)
+        _, lines = self.file_upgrade(sim, pkg, up_max=10)
+        self.assertIn(fota("UPDATING", 5), lines)
+        self.assertNotIn(fota("END", 0), lines)
+        p = sim.reopen()
+        p.expect("+QIND: PB DONE")
+        self.assertEqual(p.command("AT+QGMR")[0], [REV])
+        self.assertEqual(sim.events("end"), [])
 
     @with_sim("--silent")
     def test_silent(self, sim):
