@@ -237,8 +237,6 @@ int
 main(int argc, char **argv)
 {
 	g_auto(Options) o = {
-	        .model = g_strdup("EC200T"),
-	        .imei = g_strdup("866000000000001"),
 	        .reboot_ms = 1000,
 	        .boot_urc_delay_ms = 200,
 	        .download_ms = 1000,
@@ -318,6 +316,11 @@ main(int argc, char **argv)
 		g_printerr("fota-modem-sim: %s\n", error->message);
 		return 2;
 	}
+	/* Defaults for strings are filled in afterwards: GOption would not free them. */
+	if (o.model == NULL)
+		o.model = g_strdup("EC200T");
+	if (o.imei == NULL)
+		o.imei = g_strdup("866000000000001");
 	if (o.make_package != NULL)
 		return make_package(&o);
 	if (!build_config(&o, &cfg, &error)) {
