@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The simulator's command line, parsed once in sim-main.c and read-only afterwards. */
+#pragma once
+
+#include <glib.h>
+
+typedef enum {
+	SIM_HANGUP_NONE = 0,
+	SIM_HANGUP_ACCEPTED,
+	SIM_HANGUP_DOWNLOADING,
+	SIM_HANGUP_UPDATING,
+} SimHangupPhase;
+
+typedef enum {
+	SIM_PORT_USB = 0,
+	SIM_PORT_UART,
+} SimPortKind;
+
+typedef struct {
+	char *prefix; /* upper-cased command prefix */
+	guint ms;
+} SimReplyDelay;
+
+typedef struct {
+	char *link;
+	char *model;
+	char *revision;
+	char *imei;
+	char *log_path;
+	char *ready_file;
+	guint reboot_ms;
+	guint boot_urc_delay_ms;
+	guint download_ms;
+	guint update_ms;
+	gboolean no_echo;
+	gboolean fail_qfotadl;
+	int download_error; /* -1: none */
+	int update_error;   /* -1: none */
+	gboolean silent;
+	SimHangupPhase hangup_at;
+	gboolean garbage;
+	gboolean split_writes;
+	gboolean interleave_urcs;
+	gboolean quiet_update;
+	GArray *reply_delays; /* of SimReplyDelay */
+	gboolean require_pdp;
+	SimPortKind port_kind;
+	guint file_timeout_ms;
+	guint net_timeout_ms;
+	gboolean https_insecure;
+	guint32 seed;
+} SimConfig;
+
+const char *sim_hangup_phase_name(SimHangupPhase phase);

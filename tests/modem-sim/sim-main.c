@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* fota-modem-sim: a Quectel LTE modem on a pty, for testing quectel-fotad without hardware.
+ * See README.md for the manual. */
+#include "sim-config.h"
+#include "sim-log.h"
+#include "sim-modem.h"
+#include "sim-package.h"
+
+#include <curl/curl.h>
+#include <glib-unix.h>
+#include <locale.h>
+#include <signal.h>
+#include <string.h>
+
+typedef struct {
+	const char *model; /* prefix */
+	const char *revision;
+} ModelInfo;
+
+/* Plausible factory revisions; the simulator only needs them to be distinct per family. */
+static const ModelInfo models[] = {
+        {"EC200T", "EC200TCNDAR02A06M16"}, {"EC200S", "EC200SCNAAR03A07M08"},
+        {"EC600S", "EC600SCNAAR01A05M08"}, {"EG912Y", "EG912YEUABR03A02M08"},
+        {"EC200A", "EC200ACNDAR01A08M16"},
+};
+
+const char *
+sim_hangup_phase_name(SimHangupPhase phase)
+{
+	switch (phase) {
+	case SIM_HANGUP_ACCEPTED:
+		return "accepted";
+	case SIM_HANGUP_DOWNLOADING:
+		return "downloading";
+	case SIM_HANGUP_UPDATING:
+		return "updating";
+	default:
+		return "none";
+	}
+}
+
+static const ModelInfo *
+find_model(const char *model)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(models); i++)
+		if (g_ascii_strncasecmp(model, models[i].model, strlen(models[i].model)) == 0)
+			return &models[i];
+	return NULL;
+}
+
+typedef struct {
+	/* simulator */
+	char *link, *model, *revision, *imei, *log, *ready_file;
+	int reboot_ms, boot_urc_delay_ms, download_ms, update_ms, file_timeout_ms, net_timeout_ms;
+	gboolean no_echo, fail_qfotadl, silent, garbage, split_writes, interleave_urcs;
+	gboolean quiet_update, require_pdp, https_insecure;
+	int download_error, update_error;
+	char *hangup_at, *port_kind, *seed;
+	char **reply_delays;
+	/* --make-package */
+	char *make_package, *from, *to;
+	gint64 size;
+	gboolean corrupt;
+} Options;
+
+static void
+options_clear(Options *o)
+{
+	g_free(o->link);
+	g_free(o->model);
+	g_free(o->revision);
+	g_free(o->imei);
+	g_free(o->log);
+	g_free(o->ready_file);
+	g_free(o->hangup_at);
+	g_free(o->port_kind);
+	g_free(o->seed);
+	g_strfreev(o->reply_delays);
+	g_free(o->make_package);
+	g_free(o->from);
+	g_free(o->to);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Options, options_clear)
+
+static void
+config_clear(SimConfig *cfg)
+{
+	g_free(cfg->link);
+	g_free(cfg->model);
+	g_free(cfg->revision);
+	g_free(cfg->imei);
+	g_free(cfg->log_path);
+	g_free(cfg->ready_file);
+	if (cfg->reply_delays != NULL)
+		g_array_unref(cfg->reply_delays);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(SimConfig, config_clear)
+
+static void
+reply_delay_clear(gpointer data)
+{
+	g_free(((SimReplyDelay *)data)->prefix);
+}
+
+static gboolean fail(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
+
+static gboolean
+fail(GError **error, const char *format, ...)
+{
+	g_autofree char *message = NULL;
+	va_list args;
+
+	va_start(args, format);
+	message = g_strdup_vprintf(format, args);
+	va_end(args);
+	g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, message);
+	return FALSE;
+}
+
+static gboolean
+non_negative(const char *name, int value, guint *out, GError **error)
+{
+	if (value < 0)
+		return fail(error, "--%s must be >= 0, got %d", name, value);
+	*out = (guint)value;
+	return TRUE;
+}
+
+static gboolean
+build_config(const Options *o, SimConfig *cfg, GError **error)
+{
+	const ModelInfo *info = find_model(o->model);
+	guint64 seed = 1;
+
+	if (o->link == NULL)
+		return fail(error, "--link PATH is required");
+	if (info == NULL)
+		return fail(error,
+		            "--model must be EC200T, EC200S, EC600S, EG912Y or EC200A, got %s",
+		            o->model);
+	cfg->link = g_strdup(o->link);
+	cfg->model = g_strdup(o->model);
+	cfg->revision = g_strdup(o->revision != NULL ? o->revision : info->revision);
+	cfg->imei = g_strdup(o->imei);
+	cfg->log_path = g_strdup(o->log);
+	cfg->ready_file = g_strdup(o->ready_file);
+	if (!non_negative("reboot-ms", o->reboot_ms, &cfg->reboot_ms, error) ||
+	    !non_negative("boot-urc-delay-ms", o->boot_urc_delay_ms, &cfg->boot_urc_delay_ms,
+	                  error) ||
+	    !non_negative("download-ms", o->download_ms, &cfg->download_ms, error) ||
+	    !non_negative("update-ms", o->update_ms, &cfg->update_ms, error) ||
+	    !non_negative("file-timeout-ms", o->file_timeout_ms, &cfg->file_timeout_ms, error) ||
+	    !non_negative("net-timeout-ms", o->net_timeout_ms, &cfg->net_timeout_ms, error))
+		return FALSE;
+	cfg->no_echo = o->no_echo;
+	cfg->fail_qfotadl = o->fail_qfotadl;
+	cfg->download_error = o->download_error;
+	cfg->update_error = o->update_error;
+	cfg->silent = o->silent;
+	cfg->garbage = o->garbage;
+	cfg->split_writes = o->split_writes;
+	cfg->interleave_urcs = o->interleave_urcs;
+	cfg->quiet_update = o->quiet_update;
+	cfg->require_pdp = o->require_pdp;
+	cfg->https_insecure = o->https_insecure;
+
+	if (o->hangup_at == NULL)
+		cfg->hangup_at = SIM_HANGUP_NONE;
+	else if (g_str_equal(o->hangup_at, "accepted"))
+		cfg->hangup_at = SIM_HANGUP_ACCEPTED;
+	else if (g_str_equal(o->hangup_at, "downloading"))
+		cfg->hangup_at = SIM_HANGUP_DOWNLOADING;
+	else if (g_str_equal(o->hangup_at, "updating"))
+		cfg->hangup_at = SIM_HANGUP_UPDATING;
+	else
+		return fail(error, "--hangup-at must be accepted, downloading or updating, got %s",
+		            o->hangup_at);
+
+	if (o->port_kind == NULL || g_str_equal(o->port_kind, "usb"))
+		cfg->port_kind = SIM_PORT_USB;
+	else if (g_str_equal(o->port_kind, "uart"))
+		cfg->port_kind = SIM_PORT_UART;
+	else
+		return fail(error, "--port-kind must be usb or uart, got %s", o->port_kind);
+
+	if (o->seed != NULL &&
+	    !g_ascii_string_to_unsigned(o->seed, 10, 0, G_MAXUINT32, &seed, NULL))
+		return fail(error, "--seed must be 0..%u, got %s", G_MAXUINT32, o->seed);
+	cfg->seed = (guint32)seed;
+
+	cfg->reply_delays = g_array_new(FALSE, TRUE, sizeof(SimReplyDelay));
+	g_array_set_clear_func(cfg->reply_delays, reply_delay_clear);
+	for (guint i = 0; o->reply_delays != NULL && o->reply_delays[i] != NULL; i++) {
+		const char *spec = o->reply_delays[i];
+		const char *eq = strrchr(spec, '=');
+		guint64 ms;
+		SimReplyDelay delay;
+
+		if (eq == NULL || eq == spec ||
+		    !g_ascii_string_to_unsigned(eq + 1, 10, 1, G_MAXUINT32, &ms, NULL))
+			return fail(error, "--reply-delay must be PREFIX=MS, got %s", spec);
+		delay.prefix = g_strndup(spec, (gsize)(eq - spec));
+		delay.ms = (guint)ms;
+		g_array_append_val(cfg->reply_delays, delay);
+	}
+	return TRUE;
+}
+
+static gboolean
+on_signal(gpointer user_data)
+{
+	g_main_loop_quit(user_data);
+	return G_SOURCE_CONTINUE;
+}
+
+static int
+make_package(const Options *o)
+{
+	g_autoptr(GError) error = NULL;
+	const char *model = o->model;
+
+	if (o->from == NULL || o->to == NULL || o->size < 0) {
+		g_printerr("fota-modem-sim: --make-package needs --from, --to and --size >= 0\n");
+		return 2;
+	}
+	if (!sim_package_write(o->make_package, model, o->from, o->to, (guint64)o->size, o->corrupt,
+	                       &error)) {
+		g_printerr("fota-modem-sim: %s\n", error->message);
+		return 1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	g_auto(Options) o = {
+	        .reboot_ms = 1000,
+	        .boot_urc_delay_ms = 200,
+	        .download_ms = 1000,
+	        .update_ms = 1000,
+	        .file_timeout_ms = 10000,
+	        .net_timeout_ms = 30000,
+	        .download_error = -1,
+	        .update_error = -1,
+	        .size = 65536,
+	};
+	GOptionEntry entries[] = {
+	        {"link", 0, 0, G_OPTION_ARG_FILENAME, &o.link, "Symlink to the modem's pty",
+	         "PATH"},
+	        {"model", 0, 0, G_OPTION_ARG_STRING, &o.model, "EC200T|EC200S|EC600S|EG912Y|EC200A",
+	         "NAME"},
+	        {"revision", 0, 0, G_OPTION_ARG_STRING, &o.revision, "Initial revision", "REV"},
+	        {"imei", 0, 0, G_OPTION_ARG_STRING, &o.imei, "IMEI", "N"},
+	        {"log", 0, 0, G_OPTION_ARG_FILENAME, &o.log, "JSON-lines event log", "FILE"},
+	        {"ready-file", 0, 0, G_OPTION_ARG_FILENAME, &o.ready_file,
+	         "Written with the pts path once the link exists", "FILE"},
+	        {"reboot-ms", 0, 0, G_OPTION_ARG_INT, &o.reboot_ms, "How long a reboot lasts", "N"},
+	        {"boot-urc-delay-ms", 0, 0, G_OPTION_ARG_INT, &o.boot_urc_delay_ms,
+	         "Delay before the boot URCs", "N"},
+	        {"download-ms", 0, 0, G_OPTION_ARG_INT, &o.download_ms,
+	         "Simulated network download duration", "N"},
+	        {"update-ms", 0, 0, G_OPTION_ARG_INT, &o.update_ms,
+	         "Simulated flash write duration", "N"},
+	        {"no-echo", 0, 0, G_OPTION_ARG_NONE, &o.no_echo, "Start with echo off", NULL},
+	        {"fail-qfotadl", 0, 0, G_OPTION_ARG_NONE, &o.fail_qfotadl,
+	         "Answer ERROR to every AT+QFOTADL=", NULL},
+	        {"download-error", 0, 0, G_OPTION_ARG_INT, &o.download_error,
+	         "End the download with this code", "N"},
+	        {"update-error", 0, 0, G_OPTION_ARG_INT, &o.update_error,
+	         "End the update with END,N", "N"},
+	        {"silent", 0, 0, G_OPTION_ARG_NONE, &o.silent, "No FOTA URCs after OK", NULL},
+	        {"hangup-at", 0, 0, G_OPTION_ARG_STRING, &o.hangup_at,
+	         "Crash at accepted|downloading|updating", "PHASE"},
+	        {"garbage", 0, 0, G_OPTION_ARG_NONE, &o.garbage, "Inject garbage bytes", NULL},
+	        {"split-writes", 0, 0, G_OPTION_ARG_NONE, &o.split_writes,
+	         "Write output in small delayed pieces", NULL},
+	        {"interleave-urcs", 0, 0, G_OPTION_ARG_NONE, &o.interleave_urcs,
+	         "Inject unrelated URCs", NULL},
+	        {"quiet-update", 0, 0, G_OPTION_ARG_NONE, &o.quiet_update,
+	         "Mode 0: no URCs while updating", NULL},
+	        {"reply-delay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.reply_delays,
+	         "Delay the final result of commands starting with PFX", "PFX=MS"},
+	        {"require-pdp", 0, 0, G_OPTION_ARG_NONE, &o.require_pdp,
+	         "Network modes need AT+QIACT", NULL},
+	        {"port-kind", 0, 0, G_OPTION_ARG_STRING, &o.port_kind,
+	         "usb (AT+QCFG=\"usbifc\") or uart (AT+IFC)", "KIND"},
+	        {"file-timeout-ms", 0, 0, G_OPTION_ARG_INT, &o.file_timeout_ms,
+	         "FILE mode stall timeout", "N"},
+	        {"net-timeout-ms", 0, 0, G_OPTION_ARG_INT, &o.net_timeout_ms,
+	         "Network connect/stall timeout", "N"},
+	        {"https-insecure", 0, 0, G_OPTION_ARG_NONE, &o.https_insecure,
+	         "Do not verify HTTPS certificates", NULL},
+	        {"seed", 0, 0, G_OPTION_ARG_STRING, &o.seed, "Seed for the random faults", "N"},
+	        {"make-package", 0, 0, G_OPTION_ARG_FILENAME, &o.make_package,
+	         "Write a package and exit", "OUT"},
+	        {"from", 0, 0, G_OPTION_ARG_STRING, &o.from, "Package source revision", "REV"},
+	        {"to", 0, 0, G_OPTION_ARG_STRING, &o.to, "Package target revision", "REV"},
+	        {"size", 0, 0, G_OPTION_ARG_INT64, &o.size, "Package payload bytes", "N"},
+	        {"corrupt", 0, 0, G_OPTION_ARG_NONE, &o.corrupt, "Damage the package payload",
+	         NULL},
+	        G_OPTION_ENTRY_NULL,
+	};
+	g_autoptr(GOptionContext) context = g_option_context_new("- Quectel modem simulator");
+	g_autoptr(GError) error = NULL;
+	g_auto(SimConfig) cfg = {0};
+	g_autoptr(SimLog) log = NULL;
+	g_autoptr(SimModem) modem = NULL;
+	g_autoptr(GMainLoop) loop = NULL;
+
+	setlocale(LC_ALL, "");
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!g_option_context_parse(context, &argc, &argv, &error)) {
+		g_printerr("fota-modem-sim: %s\n", error->message);
+		return 2;
+	}
+	/* Defaults for strings are filled in afterwards: GOption would not free them. */
+	if (o.model == NULL)
+		o.model = g_strdup("EC200T");
+	if (o.imei == NULL)
+		o.imei = g_strdup("866000000000001");
+	if (o.make_package != NULL)
+		return make_package(&o);
+	if (!build_config(&o, &cfg, &error)) {
+		g_printerr("fota-modem-sim: %s\n", error->message);
+		return 2;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	log = sim_log_open(cfg.log_path, &error);
+	if (log == NULL) {
+		g_printerr("fota-modem-sim: %s\n", error->message);
+		return 1;
+	}
+	loop = g_main_loop_new(NULL, FALSE);
+	modem = sim_modem_new(&cfg, log, &error);
+	if (modem == NULL) {
+		g_printerr("fota-modem-sim: %s\n", error->message);
+		return 1;
+	}
+	g_unix_signal_add(SIGTERM, on_signal, loop);
+	g_unix_signal_add(SIGINT, on_signal, loop);
+	g_main_loop_run(loop);
+	/* Freeing the modem removes the link; a download thread may still be running, which
+	 * is why curl_global_cleanup() is left to process exit. */
+	return 0;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The modem as a whole: identity, the settings AT commands change, and the wiring between
+ * the tty, the AT interpreter and the FOTA engine (input routing, reboots, boot URCs). */
+#pragma once
+
+#include "sim-config.h"
+#include "sim-log.h"
+#include "sim-out.h"
+#include "sim-pty.h"
+
+typedef struct _SimAt SimAt;
+typedef struct _SimFota SimFota;
+
+#define SIM_MAX_CID 16
+
+typedef struct {
+	gboolean defined; /* AT+QICSGP done */
+	gboolean active;  /* AT+QIACT done since the last boot */
+	int type;
+	char *apn;
+	char *user;
+	char *password;
+	int auth;
+} SimPdp;
+
+typedef struct {
+	const SimConfig *cfg;
+	SimLog *log;
+	GRand *rand;
+	SimPty *pty;
+	SimOut *out;
+	SimAt *at;
+	SimFota *fota;
+
+	gboolean fota_kind; /* EC200T: full-image FOTA; others: DFOTA */
+	char *revision;
+
+	SimPdp pdp[SIM_MAX_CID + 1]; /* index = cid */
+	int fota_cid;                /* AT+QCFG="fota/cid" */
+	gboolean usbifc;             /* AT+QCFG="usbifc",2,2 (kept across reboots, like NV) */
+	gboolean ifc;                /* AT+IFC=2,2 (lost on reboot) */
+
+	GByteArray *backlog; /* input read but not yet consumed (interpreter busy) */
+	guint boot_source;
+	guint boot_step;
+} SimModem;
+
+SimModem *sim_modem_new(const SimConfig *cfg, SimLog *log, GError **error);
+void sim_modem_free(SimModem *modem);
+
+/* The tty vanishes (reason goes to the log). Volatile state is lost; the caller decides what
+ * the FOTA engine keeps. drain: let queued output reach the host first. */
+void sim_modem_reboot(SimModem *modem, const char *reason, gboolean drain);
+void sim_modem_set_revision(SimModem *modem, const char *revision);
+/* Whether FILE mode runs with hardware flow control, given --port-kind. */
+gboolean sim_modem_flow_control_on(const SimModem *modem);
+/* The interpreter finished a command: consume input that waited for it. */
+void sim_modem_resume_input(SimModem *modem);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SimModem, sim_modem_free)

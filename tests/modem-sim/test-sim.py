@@ -1,0 +1,621 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Tests fota-modem-sim as a black box: a real simulator process, its pty, real HTTP/FTP
+servers on 127.0.0.1. The simulator path comes from $FOTA_MODEM_SIM."""
+
+import errno
+import functools
+import hashlib
+import http.server
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import tty
+import unittest
+
+SIM = os.environ.get("FOTA_MODEM_SIM", "fota-modem-sim")
+FAST = ["--reboot-ms", "150", "--boot-urc-delay-ms", "50", "--update-ms", "200",
+        "--download-ms", "200"]
+BOOT_URCS = ["RDY", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE"]
+REV = "EC200TCNDAR02A06M16"
+NEW = "EC200TCNDAR02A07M16"
+
+
+class Vanished(Exception):
+    """The tty went away (the modem rebooted)."""
+
+
+class Port:
+    """The host side of the modem's tty: raw, line oriented, aware of the tty vanishing."""
+
+    def __init__(self, link):
+        self.link = link
+        self.pts = os.readlink(link)
+        self.fd = os.open(link, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(self.fd)
+        self.buf = b""
+        self.raw = b""  # everything received, for echo checks
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def write(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        while data:
+            try:
+                n = os.write(self.fd, data)
+                data = data[n:]
+            except BlockingIOError:
+                select.select([], [self.fd], [], 1)
+            except OSError as e:
+                if e.errno == errno.EIO:
+                    raise Vanished() from e
+                raise
+
+    def _fill(self, deadline):
+        timeout = max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return False
+        try:
+            chunk = os.read(self.fd, 4096)
+        except OSError as e:
+            if e.errno == errno.EIO:
+                raise Vanished() from e
+            if e.errno == errno.EAGAIN:
+                return True
+            raise
+        if not chunk:
+            raise Vanished()
+        self.buf += chunk
+        self.raw += chunk
+        return True
+
+    def readline(self, timeout=5.0):
+        """Next non-empty line, with garbage (control and high bytes) removed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.search(rb"[\r\n]", self.buf)
+            while m:
+                line, self.buf = self.buf[:m.start()], self.buf[m.end():]
+                text = bytes(b for b in line if 0x20 <= b < 0x7f).decode().strip()
+                if text:
+                    return text
+                m = re.search(rb"[\r\n]", self.buf)
+            if time.monotonic() >= deadline:
+                raise TimeoutError("no line within %.1fs (buffer %r)" % (timeout, self.buf))
+            self._fill(deadline)
+
+    def expect(self, wanted, timeout=5.0, ignore=None):
+        """Reads lines until `wanted` (str or compiled regex); returns the lines skipped."""
+        skipped = []
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.readline(max(0.0, deadline - time.monotonic()))
+            if (line == wanted if isinstance(wanted, str) else wanted.fullmatch(line)):
+                return skipped
+            skipped.append(line)
+
+    def command(self, cmd, timeout=5.0):
+        """Sends a command; returns (intermediate lines, final). Echo and URCs are dropped."""
+        self.write(cmd + "\r")
+        lines = []
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.readline(max(0.0, deadline - time.monotonic()))
+            if line in ("OK", "ERROR") or line.startswith("+CME ERROR"):
+                return lines, line
+            if line == cmd or is_unrelated_urc(line):
+                continue
+            lines.append(line)
+
+    def wait_vanished(self, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        lines = []
+        try:
+            while True:
+                lines.append(self.readline(max(0.0, deadline - time.monotonic())))
+        except Vanished:
+            self.close()
+            return lines
+
+
+def is_unrelated_urc(line):
+    return re.match(r"^\+(CREG|CGREG|CEREG|QIURC|CTZV|QNITZ):|^\+QIND: \"(csq|act)\"", line)
+
+
+def fota(stage, value=None):
+    return '+QIND: "FOTA","%s"' % stage + ("" if value is None else ",%d" % value)
+
+
+class Sim:
+    """One simulator process in its own temporary directory."""
+
+    def __init__(self, *args, model=None, revision=None):
+        self.dir = tempfile.mkdtemp(prefix="sim-test-")
+        self.link = os.path.join(self.dir, "ttyUSB2")
+        self.log = os.path.join(self.dir, "sim.log")
+        ready = os.path.join(self.dir, "ready")
+        argv = [SIM, "--link", self.link, "--log", self.log, "--ready-file", ready] + FAST
+        if model:
+            argv += ["--model", model]
+        if revision:
+            argv += ["--revision", revision]
+        self.proc = subprocess.Popen(argv + list(args))
+        deadline = time.monotonic() + 5
+        while not os.path.exists(ready):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("simulator did not start: %s" % argv)
+            time.sleep(0.01)
+        self.port = Port(self.link)
+
+    def stop(self):
+        if self.port:
+            self.port.close()
+        self.proc.terminate()
+        self.proc.wait(5)
+        assert not os.path.lexists(self.link), "link left behind"
+        shutil.rmtree(self.dir)
+
+    def events(self, name=None):
+        with open(self.log) as f:
+            evs = [json.loads(line) for line in f]
+        return [e for e in evs if name is None or e["event"] == name]
+
+    def reopen(self, timeout=5.0):
+        """Waits for the link to come back after a reboot and opens it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.port = Port(self.link)
+                return self.port
+            except OSError:
+                time.sleep(0.01)
+        raise TimeoutError("link did not come back")
+
+    def make_package(self, name, frm, to, size=20000, model=None, corrupt=False):
+        path = os.path.join(self.dir, name)
+        argv = [SIM, "--make-package", path, "--from", frm, "--to", to, "--size", str(size)]
+        if model:
+            argv += ["--model", model]
+        if corrupt:
+            argv.append("--corrupt")
+        subprocess.run(argv, check=True)
+        return path
+
+
+def with_sim(*args, model=None, revision=None):
+    def decorate(test):
+        @functools.wraps(test)
+        def run(self):
+            sim = Sim(*args, model=model, revision=revision)
+            try:
+                test(self, sim)
+            finally:
+                sim.stop()
+        return run
+    return decorate
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class Http:
+    def __init__(self, root):
+        handler = functools.partial(QuietHandler, directory=root)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TestSimulator(unittest.TestCase):
+    # --- AT basics ----------------------------------------------------------------------
+
+    @with_sim()
+    def test_ati_echo(self, sim):
+        p = sim.port
+        lines, final = p.command("ATI")
+        self.assertEqual((lines, final), (["Quectel", "EC200T", "Revision: " + REV], "OK"))
+        self.assertTrue(p.raw.startswith(b"ATI\r"), p.raw)
+        self.assertEqual(p.command("ATE0"), ([], "OK"))
+        p.raw = b""
+        self.assertEqual(p.command("AT+QGMR"), ([REV], "OK"))
+        self.assertEqual(p.raw, b"\r\n" + REV.encode() + b"\r\n\r\nOK\r\n")
+        self.assertEqual(p.command("AT+GSN"), (["866000000000001"], "OK"))
+        self.assertEqual(p.command("AT+NOPE")[1], "ERROR")
+        self.assertEqual(p.command('AT+QCFG="usbifc"'), (['+QCFG: "usbifc",0,0'], "OK"))
+        self.assertEqual(p.command('AT+QCFG="usbifc",2,2')[1], "OK")
+        self.assertEqual(p.command('AT+QCFG="USBIFC"'), (['+QCFG: "usbifc",2,2'], "OK"))
+        self.assertEqual(p.command("AT+IFC=2,2")[1], "ERROR")  # usb port kind
+        self.assertEqual(p.command("AT+QFOTADL=?"),
+                         (["+QFOTADL: <url>,(0,1),(0,5-100),(0,5-100)"], "OK"))
+        # LF-only line endings are commands too
+        p.write("AT\n")
+        p.expect("OK")
+        cmds = [e["line"] for e in sim.events("command")]
+        self.assertEqual(cmds[:3], ["ATI", "ATE0", "AT+QGMR"])
+        self.assertTrue(all("ms" in e for e in sim.events()))
+
+    @with_sim("--no-echo", "--port-kind", "uart")
+    def test_no_echo_uart(self, sim):
+        p = sim.port
+        self.assertEqual(p.command("ATI")[1], "OK")
+        self.assertFalse(p.raw.startswith(b"ATI"), p.raw)
+        self.assertEqual(p.command("AT+IFC=2,2")[1], "OK")
+        self.assertEqual(p.command("AT+IFC?"), (["+IFC: 2,2"], "OK"))
+        self.assertEqual(p.command('AT+QCFG="usbifc",2,2')[1], "ERROR")
+
+    @with_sim("--reply-delay", "ATI=600")
+    def test_reply_delay(self, sim):
+        t0 = time.monotonic()
+        lines, final = sim.port.command("ATI")
+        self.assertEqual(final, "OK")
+        self.assertGreaterEqual(time.monotonic() - t0, 0.55)
+        self.assertEqual(sim.port.command("AT")[1], "OK")
+
+    @with_sim("--garbage", "--split-writes", "--interleave-urcs", "--seed", "7")
+    def test_noisy_line(self, sim):
+        for _ in range(5):
+            lines, final = sim.port.command("ATI")
+            self.assertEqual(final, "OK")
+            self.assertIn("Revision: " + REV, lines)
+
+    # --- AT+QFOTADL parameters -------------------------------------------------------------
+
+    @with_sim()
+    def test_bad_parameters(self, sim):
+        bad = [
+            'AT+QFOTADL="http://127.0.0.1/a"b.bin",1',
+            'AT+QFOTADL="http://127.0.0.1/a.bin",1,3',
+            'AT+QFOTADL="http://127.0.0.1/a.bin",1,101',
+            'AT+QFOTADL="http://127.0.0.1/a.bin",3',
+            'AT+QFOTADL="http://127.0.0.1/a.bin",1,50,4',
+            'AT+QFOTADL="http://127.0.0.1:0/a.bin"',
+            'AT+QFOTADL="http://127.0.0.1:65536/a.bin"',
+            'AT+QFOTADL="ftp://u:p@127.0.0.1/dir/a.bin"',
+            'AT+QFOTADL="ftp://127.0.0.1/a.bin"',
+            'AT+QFOTADL="ftp://u:p@%s/a.bin"' % ("h" * 51),
+            'AT+QFOTADL="gopher://x/a"',
+            'AT+QFOTADL="FILE:0",1',
+            'AT+QFOTADL="FILE:12x",1',
+            'AT+QFOTADL=http://127.0.0.1/a.bin',
+            'AT+QFOTADL="http://x/%s"' % ("a" * 250),
+            'AT+QFOTADL="http://127.0.0.1/a.bin",1,50,50,1',
+        ]
+        for cmd in bad:
+            self.assertEqual(sim.port.command(cmd)[1], "ERROR", cmd)
+        self.assertEqual(sim.events("qfotadl"), [])
+        # mode 2 on EC200T: the protocol-mode answer and nothing more
+        sim.port.write('AT+QFOTADL="FILE:100",2\r')
+        sim.port.expect("010003")
+        self.assertEqual(sim.port.command("AT")[1], "OK")
+
+    @with_sim(model="EC200S")
+    def test_dfota_parameters(self, sim):
+        p = sim.port
+        self.assertEqual(p.command("AT+QFOTADL=?"), (["+QFOTADL: <url>,(0,1),(0,5-100)"], "OK"))
+        self.assertEqual(p.command('AT+QFOTADL="http://127.0.0.1/a.bin",1,50,50')[1], "ERROR")
+        self.assertEqual(p.command('AT+QFOTADL="FILE:100",2')[1], "ERROR")
+        self.assertEqual(sim.events("qfotadl"), [])
+
+    @with_sim("--fail-qfotadl")
+    def test_fail_qfotadl(self, sim):
+        self.assertEqual(sim.port.command('AT+QFOTADL="FILE:100",1,5')[1], "ERROR")
+        self.assertEqual(sim.events("qfotadl"), [])
+        self.assertEqual(sim.events("command")[-1]["line"], 'AT+QFOTADL="FILE:100",1,5')
+
+    # --- FILE mode ---------------------------------------------------------------------------
+
+    def file_upgrade(self, sim, pkg, dl_max=5, up_max=5, extra=b""):
+        data = open(pkg, "rb").read()
+        p = sim.port
+        self.assertEqual(p.command('AT+QCFG="usbifc",2,2')[1], "OK")
+        cmd = 'AT+QFOTADL="FILE:%d",1,%d,%d' % (len(data), dl_max, up_max)
+        self.assertEqual(p.command(cmd), ([], "OK"))
+        p.expect(fota("FILESTART"))
+        lines = []
+        try:
+            for i in range(0, len(data), 1000):
+                p.write(data[i:i + 1000])
+            p.write(extra)
+        except Vanished:  # --hangup-at downloading: the tty may go while we write
+            p.close()
+            return data, lines
+        return data, p.wait_vanished(10)
+
+    @with_sim()
+    def test_file_upgrade(self, sim):
+        pkg = sim.make_package("up.bin", REV, NEW)
+        old_pts = sim.port.pts
+        data, lines = self.file_upgrade(sim, pkg, extra=b"AT\r")
+        fotas = [l for l in lines if l.startswith('+QIND: "FOTA"')]
+        self.assertEqual(fotas, [fota("DOWNLOADING", k) for k in range(1, 6)] +
+                         [fota("FILEEND", 0), fota("START")] +
+                         [fota("UPDATING", k) for k in range(1, 6)] + [fota("END", 0)])
+        self.assertIn("OK", lines)  # the bytes after the package were AT again
+        p = sim.reopen()
+        self.assertNotEqual(p.pts, old_pts)
+        self.assertEqual(p.expect(BOOT_URCS[-1], 5), BOOT_URCS[:-1])
+        self.assertIn("Revision: " + NEW, p.command("ATI")[0])
+        self.assertTrue(p.raw.find(b"ATI\r") >= 0)  # echo is back on after the reboot
+        ev = sim.events("file")[0]
+        self.assertEqual(ev["length"], len(data))
+        self.assertEqual(ev["received"], len(data))
+        self.assertEqual(ev["sha256"], hashlib.sha256(data).hexdigest())
+        self.assertEqual(sim.events("qfotadl")[0],
+                         dict(sim.events("qfotadl")[0], url="FILE:%d" % len(data), mode=1,
+                              download_urc_max=5, update_urc_max=5))
+        self.assertEqual(sim.events("end")[0]["code"], 0)
+        self.assertEqual(sim.events("revision")[0]["revision"], NEW)
+        self.assertEqual(len(sim.events("link")), 2)
+        self.assertEqual(sim.events("flow"), [])
+
+    @with_sim()
+    def test_file_wrong_source(self, sim):
+        pkg = sim.make_package("other.bin", "EC200TCNDAR02A01M16", NEW)
+        _, lines = self.file_upgrade(sim, pkg)
+        self.assertIn(fota("FILEEND", 0), lines)
+        self.assertEqual(lines[-1], fota("END", 504))
+        self.assertNotIn(fota("UPDATING", 1), lines)
+        p = sim.reopen()
+        p.expect("+QIND: PB DONE")
+        self.assertIn("Revision: " + REV, p.command("ATI")[0])
+
+    @with_sim()
+    def test_file_corrupt(self, sim):
+        pkg = sim.make_package("bad.bin", REV, NEW, corrupt=True)
+        _, lines = self.file_upgrade(sim, pkg)
+        self.assertEqual(lines[-1], fota("END", 506))
+        self.assertEqual(sim.events("revision"), [])
+
+    @with_sim("--file-timeout-ms", "300", "--update-error", "504")
+    def test_file_stall(self, sim):
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="FILE:5000",1,5')[1], "OK")
+        p.expect(fota("FILESTART"))
+        p.write(b"x" * 1200)
+        p.expect(fota("DOWNLOADING", 1))
+        p.expect(fota("FILEEND", 500), 3)
+        self.assertEqual(p.command("AT")[1], "OK")
+        ev = sim.events("file")[0]
+        self.assertEqual((ev["length"], ev["received"]), (5000, 1200))
+        self.assertEqual(sim.events("flow"), [{"event": "flow", "hardware": False,
+                                                "ms": sim.events("flow")[0]["ms"]}])
+
+    @with_sim("--update-error", "504", model="EC200A")
+    def test_dfota_update_error(self, sim):
+        pkg = sim.make_package("up.bin", "EC200ACNDAR01A08M16", "EC200ACNDAR01A09M16",
+                               model="EC200A")
+        data = open(pkg, "rb").read()
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="FILE:%d",1,5' % len(data))[1], "OK")
+        p.expect(fota("FILESTART"))
+        p.write(data)
+        lines = p.wait_vanished(10)
+        self.assertEqual(lines[-1], fota("END", 504))
+        self.assertIn(fota("START"), lines)
+
+    # --- network modes -----------------------------------------------------------------------
+
+    def http_root(self, sim):
+        root = os.path.join(sim.dir, "www")
+        os.mkdir(root)
+        return root
+
+    @with_sim()
+    def test_http_upgrade_and_404(self, sim):
+        root = self.http_root(sim)
+        shutil.copy(sim.make_package("up.bin", REV, NEW), os.path.join(root, "up.bin"))
+        server = Http(root)
+        try:
+            p = sim.port
+            url = "http://127.0.0.1:%d/missing.bin" % server.port
+            self.assertEqual(p.command('AT+QFOTADL="%s",1,5' % url)[1], "OK")
+            p.expect(fota("HTTPSTART"))
+            p.expect(fota("HTTPEND", 711), 5)
+            self.assertEqual(sim.events("download")[0]["code"], 711)
+
+            url = "http://127.0.0.1:%d/up.bin" % server.port
+            self.assertEqual(p.command('AT+QFOTADL="%s",1,10,5' % url)[1], "OK")
+            lines = p.wait_vanished(10)
+            fotas = [l for l in lines if l.startswith('+QIND: "FOTA"')]
+            self.assertEqual(fotas, [fota("HTTPSTART")] +
+                             [fota("DOWNLOADING", k) for k in range(1, 11)] +
+                             [fota("HTTPEND", 0), fota("START")] +
+                             [fota("UPDATING", k) for k in range(1, 6)] + [fota("END", 0)])
+            p = sim.reopen()
+            p.expect("+QIND: PB DONE")
+            self.assertIn("Revision: " + NEW, p.command("ATI")[0])
+            ev = sim.events("download")[1]
+            self.assertEqual((ev["url"], ev["code"]), (url, 0))
+            self.assertEqual(ev["bytes"], os.path.getsize(os.path.join(root, "up.bin")))
+        finally:
+            server.stop()
+
+    @with_sim("--require-pdp", "--quiet-update")
+    def test_http_mode0_quiet_needs_pdp(self, sim):
+        root = self.http_root(sim)
+        shutil.copy(sim.make_package("up.bin", REV, NEW), os.path.join(root, "up.bin"))
+        server = Http(root)
+        try:
+            p = sim.port
+            cmd = 'AT+QFOTADL="http://127.0.0.1:%d/up.bin",0,5' % server.port
+            self.assertEqual(p.command(cmd)[1], "OK")
+            p.expect(fota("HTTPEND", 708))
+            self.assertEqual(p.command("AT+QIACT=1")[1], "ERROR")  # no QICSGP yet
+            self.assertEqual(p.command('AT+QICSGP=1,1,"cmnet","","",1')[1], "OK")
+            self.assertEqual(p.command('AT+QCFG="fota/cid",1')[1], "OK")
+            self.assertEqual(p.command("AT+QIACT=1")[1], "OK")
+            self.assertEqual(p.command(cmd)[1], "OK")
+            p.expect(fota("HTTPEND", 0), 5)
+            p.wait_vanished()
+            # mode 0: reboot, then the update runs (quietly here), then another reboot
+            p = sim.reopen()
+            lines = p.wait_vanished(10)
+            self.assertEqual(lines, BOOT_URCS)
+            p = sim.reopen()
+            p.expect("+QIND: PB DONE")
+            self.assertEqual(p.command("AT+QGMR")[0], [NEW])
+            self.assertEqual([e["reason"] for e in sim.events("reboot")],
+                             ["fota-download-done", "fota-update-done"])
+        finally:
+            server.stop()
+
+    @with_sim("--download-ms", "5000")
+    def test_cfun_cancels_download(self, sim):
+        root = self.http_root(sim)
+        shutil.copy(sim.make_package("up.bin", REV, NEW), os.path.join(root, "up.bin"))
+        server = Http(root)
+        try:
+            p = sim.port
+            cmd = 'AT+QFOTADL="http://127.0.0.1:%d/up.bin",1,50' % server.port
+            self.assertEqual(p.command(cmd)[1], "OK")
+            p.expect(fota("DOWNLOADING", 2))
+            self.assertEqual(p.command(cmd)[1], "ERROR")  # one FOTA at a time
+            self.assertEqual(p.command("AT+CFUN=1,1")[1], "OK")
+            p.wait_vanished()
+            p = sim.reopen()
+            p.expect("+QIND: PB DONE")
+            self.assertEqual(p.command("AT+QGMR")[0], [REV])
+            try:
+                line = p.readline(0.5)
+                self.fail("unexpected output after cancel: " + line)
+            except TimeoutError:
+                pass
+        finally:
+            server.stop()
+
+    @with_sim()
+    def test_ftp_upgrade(self, sim):
+        from pyftpdlib.authorizers import DummyAuthorizer
+        from pyftpdlib.handlers import FTPHandler
+        from pyftpdlib.servers import FTPServer
+        import logging
+        logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
+        root = self.http_root(sim)
+        shutil.copy(sim.make_package("up.bin", REV, NEW), os.path.join(root, "up.bin"))
+        auth = DummyAuthorizer()
+        auth.add_user("test", "secret", root, perm="elr")
+        handler = type("Handler", (FTPHandler,), {"authorizer": auth})
+        server = FTPServer(("127.0.0.1", 0), handler)
+        port = server.socket.getsockname()[1]
+        thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.1},
+                                  daemon=True)
+        thread.start()
+        try:
+            p = sim.port
+            bad = 'AT+QFOTADL="ftp://test:wrong@127.0.0.1:%d/up.bin",1,5' % port
+            self.assertEqual(p.command(bad)[1], "OK")
+            p.expect(fota("FTPEND", 625), 10)
+            cmd = 'AT+QFOTADL="FTP://test:secret@127.0.0.1:%d/up.bin",1,5,0' % port
+            self.assertEqual(p.command(cmd)[1], "OK")
+            lines = p.wait_vanished(10)
+            fotas = [l for l in lines if l.startswith('+QIND: "FOTA"')]
+            self.assertEqual(fotas, [fota("FTPSTART")] +
+                             [fota("DOWNLOADING", k) for k in range(1, 6)] +
+                             [fota("FTPEND", 0), fota("START"), fota("END", 0)])
+        finally:
+            server.close_all()
+
+    @with_sim("--garbage", "--split-writes", "--interleave-urcs", "--seed", "3")
+    def test_noisy_file_upgrade(self, sim):
+        pkg = sim.make_package("up.bin", REV, NEW, size=5000)
+        _, lines = self.file_upgrade(sim, pkg)
+        fotas = [l for l in lines if l.startswith('+QIND: "FOTA"')]
+        self.assertEqual(fotas, [fota("DOWNLOADING", k) for k in range(1, 6)] +
+                         [fota("FILEEND", 0), fota("START")] +
+                         [fota("UPDATING", k) for k in range(1, 6)] + [fota("END", 0)])
+        self.assertTrue(any(is_unrelated_urc(l) for l in lines), lines)
+        p = sim.reopen()
+        boot = [l for l in p.expect("+QIND: PB DONE") if not is_unrelated_urc(l)]
+        self.assertEqual(boot, BOOT_URCS[:-1])
+        self.assertIn("Revision: " + NEW, p.command("ATI")[0])
+
+    @with_sim(model="EC200S", revision="EC200SCNAAR03A07M08")
+    def test_dfota_mode0(self, sim):
+        pkg = sim.make_package("up.bin", "EC200SCNAAR03A07M08", "EC200SCNAAR03A08M08",
+                               model="EC200S")
+        data = open(pkg, "rb").read()
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="FILE:%d",0,5' % len(data))[1], "OK")
+        p.expect(fota("FILESTART"))
+        p.write(data)
+        lines = p.wait_vanished()
+        self.assertEqual(lines[-1], fota("FILEEND", 0))
+        p = sim.reopen()
+        lines = p.wait_vanished()
+        self.assertEqual(lines[:5], BOOT_URCS)
+        self.assertEqual(lines[5], fota("START"))
+        self.assertEqual(lines[-1], fota("END", 0))
+        values = [int(l.rsplit(",", 1)[1]) for l in lines[6:-1]]
+        self.assertTrue(values and all(l.startswith(fota("UPDATING")) for l in lines[6:-1]))
+        self.assertEqual(values, sorted(set(values)))
+        self.assertLessEqual(values[-1], 100)
+        p = sim.reopen()
+        p.expect("+QIND: PB DONE")
+        self.assertEqual(p.command("AT+QGMR")[0], ["EC200SCNAAR03A08M08"])
+
+    # --- crashes -------------------------------------------------------------------------------
+
+    @with_sim("--hangup-at", "accepted")
+    def test_hangup_accepted(self, sim):
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="FILE:100",1,5')[1], "OK")
+        self.assertEqual(p.wait_vanished(), [])
+        p = sim.reopen()
+        p.expect("+QIND: PB DONE")
+        self.assertEqual(p.command("AT+QGMR")[0], [REV])
+        self.assertEqual(sim.events("hangup")[0]["phase"], "accepted")
+
+    @with_sim("--hangup-at", "downloading")
+    def test_hangup_downloading(self, sim):
+        pkg = sim.make_package("up.bin", REV, NEW)
+        _, lines = self.file_upgrade(sim, pkg)
+        self.assertNotIn(fota("FILEEND", 0), lines)
+        p = sim.reopen()
+        p.expect("+QIND: PB DONE")
+        self.assertEqual(p.command("AT+QGMR")[0], [REV])
+        self.assertEqual(sim.events("hangup")[0]["phase"], "downloading")
+        self.assertEqual(sim.events("file"), [])
+        # the crash fires once: the retry goes through
+        _, lines = self.file_upgrade(sim, pkg)
+        self.assertEqual(lines[-1], fota("END", 0))
+
+    @with_sim("--hangup-at", "updating")
+    def test_hangup_updating(self, sim):
+        pkg = sim.make_package("up.bin", REV, NEW)
+        _, lines = self.file_upgrade(sim, pkg, up_max=10)
+        self.assertIn(fota("UPDATING", 5), lines)
+        self.assertNotIn(fota("END", 0), lines)
+        p = sim.reopen()
+        p.expect("+QIND: PB DONE")
+        self.assertEqual(p.command("AT+QGMR")[0], [REV])
+        self.assertEqual(sim.events("end"), [])
+
+    @with_sim("--silent")
+    def test_silent(self, sim):
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="FILE:100",1,5')[1], "OK")
+        with self.assertRaises(TimeoutError):
+            p.readline(0.5)
+        self.assertEqual(p.command("AT")[1], "OK")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
