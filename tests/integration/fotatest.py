@@ -374,13 +374,13 @@ class Daemon:
         env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.bus.address,
                    G_DEBUG='fatal-criticals')
         env.pop('DBUS_SYSTEM_BUS_ADDRESS', None)
-        with open(self.log_path, 'wb') as log:
-            self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=log)
         self.signals = []   # (name, tuple) in arrival order
         self._sub = self.bus.conn.signal_subscribe(
             None, IFACE, None, OBJ_PATH, None, Gio.DBusSignalFlags.NONE,
             self._on_signal)
+        with open(self.log_path, 'wb') as log:
+            self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log)
         wait_until(lambda: self.proc.poll() is not None or self.bus.name_has_owner(BUS_NAME),
                    15, f'{BUS_NAME} on the bus')
         if self.proc.poll() is not None:
@@ -463,6 +463,12 @@ class Daemon:
         fin = wait_until(lambda: self._check_alive() and self.finished(job_id),
                          timeout, f'Finished of job {job_id}')
         return self.progress(job_id), fin
+
+    def wait_final(self, timeout=60):
+        """GetJob once the State property is final (works across restarts)."""
+        wait_until(lambda: self._check_alive() and self.prop('State') in FINAL_STATES,
+                   timeout, 'a final job state')
+        return self.get_job()
 
     def _check_alive(self):
         if self.proc.poll() is not None:
