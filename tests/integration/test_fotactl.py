@@ -40,6 +40,7 @@ class FotactlTest(fotatest.FotaTestCase):
         kinds = [ev['event'] for ev in events]
         self.assertEqual(kinds[-1], 'finished', kinds)
         self.assertEqual(events[-1]['result'], 'succeeded')
+        self.assertEqual(events[-1]['job'], self.daemon.prop('JobId'))
         self.assertIn('progress', kinds)
         states = [ev['state'] for ev in events if ev['event'] == 'progress']
         self.assertIn('downloading', states)
@@ -63,6 +64,11 @@ class FotactlTest(fotatest.FotaTestCase):
     def test_missing_file_exits_2(self):
         rc, out, err = run_fotactl(self, 'install', os.path.join(self.tmpdir, 'nope.bin'))
         self.assertEqual(rc, EXIT_INVALID, out + err)
+
+    def test_cancel_without_a_job_exits_2(self):
+        rc, out, err = run_fotactl(self, '--json', 'cancel')
+        self.assertEqual(rc, EXIT_INVALID, out + err)
+        self.assertEqual(self.json_lines(out)[-1]['error'], fotatest.ERR + 'InvalidArgument')
 
     def test_unreachable_bus_exits_3(self):
         rc, out, err = run_fotactl(self, 'status', bus_address='unix:path=' + os.path.join(
