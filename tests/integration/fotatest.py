@@ -311,8 +311,11 @@ class Simulator:
                 and not c.upper().startswith('AT+QFOTADL=?')]
 
     def file_events(self):
-        """The completed FILE transfers: dicts with "sha256" and "bytes"."""
+        """FILE transfers as they ended: "length", "received", "sha256" of what came."""
         return self.events('file')
+
+    def complete_files(self):
+        return [e for e in self.file_events() if e.get('received') == e.get('length')]
 
     def link_paths(self):
         """Every pts the link pointed to, in order."""

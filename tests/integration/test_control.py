@@ -48,7 +48,7 @@ class ControlTest(fotatest.FotaTestCase):
         fotatest.spin(0.5)
         self.daemon.cancel()
         self.assertCancelled(job)
-        self.assertEqual(self.sim.file_events(), [])  # the package never arrived whole
+        self.assertEqual(self.sim.complete_files(), [])  # the package never arrived whole
 
     def test_cancel_during_a_slow_network_download(self):
         self.begin('--download-ms', '6000')

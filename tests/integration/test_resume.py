@@ -112,7 +112,7 @@ class KillTest(fotatest.FotaTestCase):
         self.assertIn('safe', msg)
         self.assertIn('again', msg)
         self.assertEqual(self.sim.revision(), pkg.frm)
-        self.assertEqual(self.sim.file_events(), [])
+        self.assertEqual(self.sim.complete_files(), [])
         self.assertNotEqual(self.daemon.prop('LastError'), '')
 
     def test_sigterm_during_a_job_exits_0_and_resumes(self):

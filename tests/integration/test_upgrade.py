@@ -49,7 +49,8 @@ class UpgradeTest(fotatest.FotaTestCase):
                             qfotadl)
             files = self.sim.file_events()
             self.assertEqual([f['sha256'] for f in files], [pkg.sha256])
-            self.assertEqual(files[0]['bytes'], pkg.real_size)
+            self.assertEqual((files[0]['length'], files[0]['received']),
+                             (pkg.real_size, pkg.real_size))
         else:
             self.assertTrue(qfotadl[0].startswith(f'AT+QFOTADL="{where}",{mode}'), qfotadl)
 
