@@ -259,6 +259,7 @@ class Simulator:
 
     def __init__(self, tmpdir, model='EC200T', revision=FOTA_REV, flags=()):
         self.sim = tool('FOTA_SIM')
+        self.initial_revision = revision
         self.link = os.path.join(tmpdir, 'ttyUSB1')
         self.log = os.path.join(tmpdir, 'sim.log')
         self.ready = os.path.join(tmpdir, 'sim.ready')
@@ -322,9 +323,9 @@ class Simulator:
         return [e.get('path') for e in self.events('link')]
 
     def revision(self):
-        """The revision the simulated modem reports now (last revision event)."""
+        """The revision the simulated modem runs now (the last revision event)."""
         revs = self.events('revision')
-        return revs[-1].get('revision') if revs else None
+        return revs[-1].get('revision') if revs else self.initial_revision
 
     def stop(self):
         stop_process(self.proc)
