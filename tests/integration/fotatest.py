@@ -365,12 +365,12 @@ def write_config(path, port, state_dir, boot_id_file, timeouts=None, modem=None)
 class Daemon:
     """quectel-fotad --session on the private bus; records every signal."""
 
-    def __init__(self, tc, verbose=True, extra_args=()):
+    def __init__(self, tc, verbose=True, extra_args=(), program=None):
         self.tc = tc
         self.bus = tc.bus
         self.log_path = os.path.join(tc.tmpdir, f'fotad.{len(tc.daemon_logs)}.log')
         tc.daemon_logs.append(self.log_path)
-        argv = [tool('FOTAD'), '--session', '--port', tc.port, '--state-dir', tc.state_dir,
+        argv = [program or tool('FOTAD'), '--session', '--port', tc.port, '--state-dir', tc.state_dir,
                 '--config', tc.config_path] + (['--verbose'] if verbose else []) + list(extra_args)
         env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.bus.address,
                    G_DEBUG='fatal-criticals')
@@ -418,7 +418,7 @@ class Daemon:
         idx = fdlist.append(fd)
         res, _ = self.bus.conn.call_with_unix_fd_list_sync(
             BUS_NAME, OBJ_PATH, IFACE, 'StartFile',
-            GLib.Variant('(ha{sv})', (idx, options or opts())), GLib.VariantType('(s)'),
+            GLib.Variant.new_tuple(GLib.Variant('h', idx), options or opts()), GLib.VariantType('(s)'),
             Gio.DBusCallFlags.NO_AUTO_START, 10000, fdlist, None)
         return res.unpack()[0]
 
@@ -430,7 +430,7 @@ class Daemon:
             os.close(fd)
 
     def start_url(self, url, options=None):
-        return self.call('StartUrl', GLib.Variant('(sa{sv})', (url, options or opts())),
+        return self.call('StartUrl', GLib.Variant.new_tuple(s(url), options or opts()),
                          reply='(s)')[0]
 
     def cancel(self):
@@ -572,14 +572,14 @@ class FotaTestCase(unittest.TestCase):
         self.port = self.sim.link
         return self.sim
 
-    def restart_daemon(self, timeouts=None, modem=None, verbose=True):
+    def restart_daemon(self, timeouts=None, modem=None, verbose=True, program=None):
         """(Re)start quectel-fotad with the same state dir (stopping a running one)."""
         if self.daemon:
             self.daemon.stop()
         write_config(self.config_path, self.port, self.state_dir, self.boot_id_file,
                      timeouts if timeouts is not None else self.timeouts,
                      modem if modem is not None else self.modem_config)
-        self.daemon = Daemon(self, verbose=verbose)
+        self.daemon = Daemon(self, verbose=verbose, program=program)
         self.addCleanup(self.daemon.stop)
         return self.daemon
 
