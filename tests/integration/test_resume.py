@@ -55,10 +55,10 @@ class UpdateStylesTest(fotatest.FotaTestCase):
     def test_tty_comes_back_under_another_pts(self):
         self.upgrade(0)
         paths = self.sim.link_paths()
-        # first link, the mode-0 reboot, the final reboot: three different ptys
+        # first link, the mode-0 reboot, the final reboot: each time under another pts
         self.assertGreaterEqual(len(paths), 3, paths)
         self.assertTrue(all(p.startswith('/dev/pts/') for p in paths), paths)
-        self.assertEqual(len(set(paths[-3:])), 3, paths)
+        self.assertTrue(all(a != b for a, b in zip(paths, paths[1:])), paths)
         self.assertEqual(os.path.realpath(self.sim.link), paths[-1])
 
 
