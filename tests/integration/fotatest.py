@@ -52,7 +52,8 @@ DEFAULT_TIMEOUTS = {
     'reboot': 10, 'boot-settle': 2, 'late-reply-grace': 0.3,
 }
 # Tiny simulator timings.
-DEFAULT_SIM_FLAGS = ['--reboot-ms', '300', '--update-ms', '300', '--download-ms', '300']
+DEFAULT_SIM_FLAGS = ['--reboot-ms', '300', '--update-ms', '300', '--download-ms', '300',
+                     '--file-timeout-ms', '1500', '--net-timeout-ms', '10000']
 
 FOTA_REV = 'EC200TCNDAR02A01M16'      # an EC200T (full-image FOTA) revision
 FOTA_REV2 = 'EC200TCNDAR02A02M16'
