@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""One job at a time, and Cancel before and after the point of no return."""
+
+import fotatest
+from fotatest import opts, u
+
+# FILE mode without flow control: paced writes make the stream slow enough to catch.
+SLOW_STREAM = {'flow-control': 'none', 'paced-rate': 16384}
+
+
+class ControlTest(fotatest.FotaTestCase):
+    start_http = True
+    start_daemon = False
+
+    def begin(self, *flags, modem=None):
+        self.start_sim(list(flags))
+        self.restart_daemon(modem=modem)
+
+    def assertCancelled(self, job):
+        progress, fin = self.daemon.wait_finished(job, 30)
+        self.assertEqual(fin[:2], (job, 'cancelled'), fin)
+        info = self.daemon.get_job()
+        self.assertEqual(info['state'], 'cancelled')
+        self.assertEqual(self.daemon.prop('State'), 'cancelled')
+        self.assertNotIn('updating', [st for st, _ in progress])
+        fotatest.spin(1.0)  # the modem must not go on to flash anything
+        self.assertEqual(self.sim.revision(), self.revision)
+        self.assertEqual(self.daemon.prop('ModemRevision'), self.revision)
+        self.assertEqual(self.daemon.prop('State'), 'cancelled')
+
+    def test_busy_while_a_job_runs(self):
+        self.begin('--download-ms', '4000')
+        pkg = self.package()
+        job = self.daemon.start_url(self.http.url(pkg.name))
+        self.daemon.wait_state(job, 'downloading', 15)
+        self.assertDBusError('Busy', self.daemon.start_url, self.http.url(pkg.name))
+        self.assertDBusError('Busy', self.daemon.start_file, pkg.path)
+        self.assertEqual(self.daemon.prop('JobId'), job)
+        self.daemon.cancel()
+        self.assertCancelled(job)
+        self.assertEqual(len(self.sim.qfotadl_commands()), 1)
+
+    def test_cancel_during_a_slow_file_stream(self):
+        self.begin(modem=SLOW_STREAM)
+        pkg = self.package(size=160 * 1024)  # ~10 s at the paced rate
+        job = self.daemon.start_file(pkg.path, opts(upgrade_mode=u(1)))
+        self.daemon.wait_state(job, 'downloading', 15)
+        fotatest.spin(0.5)
+        self.daemon.cancel()
+        self.assertCancelled(job)
+        self.assertEqual(self.sim.complete_files(), [])  # the package never arrived whole
+
+    def test_cancel_during_a_slow_network_download(self):
+        self.begin('--download-ms', '6000')
+        pkg = self.package()
+        job = self.daemon.start_url(self.http.url(pkg.name), opts(upgrade_mode=u(0)))
+        self.daemon.wait_state(job, 'downloading', 15)
+        self.daemon.cancel()
+        self.assertCancelled(job)
+
+    def test_cancel_after_the_point_of_no_return(self):
+        self.begin('--update-ms', '3000')
+        pkg = self.package()
+        job = self.daemon.start_url(self.http.url(pkg.name))
+        self.daemon.wait_state(job, 'updating', 20)
+        self.assertDBusError('NotCancellable', self.daemon.cancel)
+        _, fin = self.daemon.wait_finished(job, 40)
+        self.assertEqual(fin[1], 'succeeded', fin)
+        self.assertEqual(self.daemon.prop('ModemRevision'), pkg.to)
+
+    def test_cancel_without_a_job(self):
+        self.begin()
+        self.assertDBusError('InvalidArgument', self.daemon.cancel)
+        self.assertEqual(self.daemon.prop('State'), 'idle')
+
+    def test_cancel_after_the_job_finished(self):
+        self.begin()
+        pkg = self.package()
+        job = self.daemon.start_url(self.http.url(pkg.name))
+        _, fin = self.daemon.wait_finished(job, 40)
+        self.assertEqual(fin[1], 'succeeded', fin)
+        self.assertDBusError('InvalidArgument', self.daemon.cancel)
+        self.assertEqual(self.daemon.prop('State'), 'succeeded')
+
+    def test_modem_info(self):
+        self.begin()
+        info = self.daemon.get_modem_info()
+        self.assertEqual(info['model'], 'EC200T')
+        self.assertEqual(info['revision'], self.revision)
+        self.assertEqual(info['upgrade-kind'], 'fota')
+        self.assertEqual(self.daemon.prop('ModemModel'), 'EC200T')
+        self.assertEqual(self.daemon.prop('ModemRevision'), self.revision)
+
+    def test_a_second_job_after_one_finished(self):
+        self.begin()
+        pkg = self.package()
+        job = self.daemon.start_url(self.http.url(pkg.name))
+        _, fin = self.daemon.wait_finished(job, 40)
+        self.assertEqual(fin[1], 'succeeded', fin)
+        back = self.package(frm=pkg.to, to=pkg.frm)
+        job2 = self.daemon.start_file(back.path)
+        self.assertNotEqual(job2, job)
+        _, fin = self.daemon.wait_finished(job2, 40)
+        self.assertEqual(fin[1], 'succeeded', fin)
+        self.assertEqual(self.daemon.prop('ModemRevision'), self.revision)
+
+
+if __name__ == '__main__':
+    fotatest.main()
