@@ -603,6 +603,26 @@ on_urc(Modem *modem, const char *line, gpointer user_data)
 
 /* ---- rebooting, updating, verifying ---- */
 
+static void
+on_verify_read(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(FotaJob) self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ModemInfo) info = modem_identify_finish(FOTA_MODEM(source), result, &error);
+	g_autofree char *message = NULL;
+
+	if (self->record->state != FOTA_STATE_VERIFYING)
+		return; /* cancelled, or the port went away: "lost" took over */
+	if (info == NULL) {
+		message = g_strdup_printf("cannot read the revision after the update: %s",
+		                          error->message);
+		job_fail(self, FOTA_DBUS_ERROR_MODEM_ERROR, JOB_UNSET, message);
+		return;
+	}
+	job_progress_verify(self->record, info->revision, g_get_real_time());
+	job_after_change(self, FOTA_STATE_VERIFYING, JOB_PROGRESS_STATE);
+}
+
 /* The port is back and the modem identified: did the update happen? */
 static void
 handle_return(FotaJob *self)
@@ -637,8 +657,9 @@ handle_return(FotaJob *self)
 	}
 	timer_stop(&self->wait);
 	job_enter(self, FOTA_STATE_VERIFYING);
-	job_progress_verify(r, info->revision, g_get_real_time());
-	job_after_change(self, FOTA_STATE_VERIFYING, JOB_PROGRESS_STATE);
+	/* The verdict rests on a read of its own, made in the verifying state,
+	 * so that a restart landing here reads the revision again. */
+	modem_identify(self->modem, self->cancellable, on_verify_read, g_object_ref(self));
 }
 
 static void
