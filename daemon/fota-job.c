@@ -45,6 +45,7 @@ struct _FotaJob {
 
 	GPtrArray *prepare; /* commands still to send before AT+QFOTADL */
 	gboolean qfotadl_in_flight;
+	gboolean stream_wanted;    /* FILESTART came before the reply to AT+QFOTADL */
 	gboolean cancel_requested; /* Cancel while AT+QFOTADL was on the wire */
 	gboolean streaming;
 	gboolean stream_complete; /* every byte of the package was written */
@@ -462,18 +463,11 @@ prepare_next(FotaJob *self)
 /* ---- downloading ---- */
 
 static void cancel_download(FotaJob *self);
+static void start_stream(FotaJob *self);
 
 static void
-qfotadl_reply(FotaJob *self, const char *command, AtResponse *response, GError *error)
+qfotadl_accepted(FotaJob *self)
 {
-	self->qfotadl_in_flight = FALSE;
-	if (error != NULL) {
-		if (self->cancel_requested)
-			job_cancelled(self, "cancelled; the modem refused the download anyway");
-		else
-			fail_command(self, "AT+QFOTADL", error);
-		return;
-	}
 	self->record->accepted = TRUE;
 	job_enter(self, FOTA_STATE_DOWNLOADING);
 	if (self->cancel_requested) {
@@ -483,6 +477,27 @@ qfotadl_reply(FotaJob *self, const char *command, AtResponse *response, GError *
 	timer_arm(&self->wait, self->config->timeouts.first_urc_ms, FOTA_DBUS_ERROR_TIMEOUT,
 	          "no +QIND from the modem within %g s after AT+QFOTADL",
 	          secs(self->config->timeouts.first_urc_ms));
+}
+
+static void
+qfotadl_reply(FotaJob *self, const char *command, AtResponse *response, GError *error)
+{
+	self->qfotadl_in_flight = FALSE;
+	if (self->record->accepted) {
+		/* Its first +QIND overtook this reply (see on_urc()); a FILESTART
+		 * among them waited for the channel to be free of commands. */
+		if (self->stream_wanted)
+			start_stream(self);
+		return;
+	}
+	if (error != NULL) {
+		if (self->cancel_requested)
+			job_cancelled(self, "cancelled; the modem refused the download anyway");
+		else
+			fail_command(self, "AT+QFOTADL", error);
+		return;
+	}
+	qfotadl_accepted(self);
 }
 
 static void
@@ -541,6 +556,10 @@ start_stream(FotaJob *self)
 
 	if (self->streaming || self->fd < 0 || channel == NULL)
 		return;
+	if (self->qfotadl_in_flight) {
+		self->stream_wanted = TRUE; /* the channel streams once no command is pending */
+		return;
+	}
 	if (lseek(self->fd, 0, SEEK_SET) < 0) {
 		g_autofree char *message =
 		        g_strdup_printf("cannot rewind the package: %s", g_strerror(errno));
@@ -577,7 +596,7 @@ static void
 on_urc(Modem *modem, const char *line, gpointer user_data)
 {
 	FotaJob *self = user_data;
-	FotaState old = self->record->state;
+	FotaState old;
 	JobProgressChange change;
 	QindFota qind;
 
@@ -590,6 +609,15 @@ on_urc(Modem *modem, const char *line, gpointer user_data)
 	case QIND_OK:
 		break;
 	}
+	/* OK and the first +QIND arrive back to back, often in one read, and
+	 * some modems even send the URC first: a FOTA URC while AT+QFOTADL is
+	 * on the wire means the modem took it. */
+	if (self->qfotadl_in_flight && !self->record->accepted) {
+		qfotadl_accepted(self);
+		if (self->finished)
+			return;
+	}
+	old = self->record->state;
 	change = job_progress_apply(self->record, &qind, g_get_real_time());
 	if (change == JOB_PROGRESS_NONE) {
 		g_debug("Job %s: URC ignored in state %s: %s", self->record->id,

@@ -1,10 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target: everything the modem or a D-Bus client can say goes
  * through the framer and every pure parser, which must neither crash nor
- * break their promises (bounds, valid UTF-8 messages, cleared outputs).
- *
- * The framer and at-parse come from the AT engine; until they are in the
- * tree the target covers the other parsers (HAVE_AT_FRAMER/HAVE_AT_PARSE). */
+ * break their promises (bounds, valid UTF-8 messages, cleared outputs). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +13,8 @@
 #include "job-options.h"
 #include "qind-parse.h"
 #include "url-check.h"
-#if HAVE_AT_FRAMER
 #include "at-framer.h"
-#endif
-#if HAVE_AT_PARSE
 #include "at-parse.h"
-#endif
 
 /* Bounds the work per input: twice the framer's line bound is enough to
  * exercise its overflow path. */
@@ -107,7 +100,6 @@ check_error_code(const char *line)
 		FUZZ_ASSERT(fota_error_lookup((int)code)->code == (int)code);
 }
 
-#if HAVE_AT_PARSE
 static void
 check_at_parse(const char *line)
 {
@@ -140,7 +132,6 @@ check_at_parse(const char *line)
 		check_error(ranges_error, AT_PARSE_ERROR);
 	}
 }
-#endif
 
 static void
 check_line(const char *line)
@@ -148,12 +139,9 @@ check_line(const char *line)
 	check_qind(line);
 	check_url(line);
 	check_error_code(line);
-#if HAVE_AT_PARSE
 	check_at_parse(line);
-#endif
 }
 
-#if HAVE_AT_FRAMER
 /* Lines are folded into a hash so that feeding the same bytes whole and in
  * chunks can be compared: the framer must not depend on how reads split. */
 typedef struct {
@@ -194,7 +182,6 @@ fuzz_framer(const uint8_t *data, size_t size)
 		at_framer_feed(&framer, data + off, MIN(step, size - off), on_line, &chunked);
 	FUZZ_ASSERT(whole.lines == chunked.lines && whole.hash == chunked.hash);
 }
-#endif
 
 /* The same bytes as D-Bus options. Only what D-Bus could deliver is fed:
  * GLib's normal form of the untrusted serialisation. */
@@ -257,9 +244,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > FUZZ_MAX_INPUT)
 		return 0;
-#if HAVE_AT_FRAMER
 	fuzz_framer(data, size);
-#endif
 	/* Unframed too: the parsers must cope with control bytes and
 	 * line ends themselves (up to the first NUL). */
 	str = g_strndup((const char *)data, size);

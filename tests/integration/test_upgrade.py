@@ -81,5 +81,20 @@ class DfotaUpgradeTest(fotatest.FotaTestCase):
         self.run_upgrade('http', 1)
 
 
+class UrcBeforeOkTest(fotatest.FotaTestCase):
+    """The first +QIND overtakes the OK of AT+QFOTADL (one read, or a modem that
+    sends it first): the job must still follow it, not wait for a FILESTART
+    that already went by."""
+    sim_flags = ('--urc-before-ok',)
+    start_http = True
+    run_upgrade = UpgradeTest.run_upgrade
+
+    def test_file_mode1(self):
+        self.run_upgrade('file', 1)
+
+    def test_http_mode1(self):
+        self.run_upgrade('http', 1)
+
+
 if __name__ == '__main__':
     fotatest.main()

@@ -451,6 +451,10 @@ cmd_qfotadl(SimAt *at, CmdType type, const char *args)
 		line(at, "010003");
 		return NULL;
 	}
+	if (modem->cfg->urc_before_ok) {
+		sim_fota_start(modem->fota, request);
+		return OK;
+	}
 	set_then(at, then_fota_start, request, (GDestroyNotify)sim_fotadl_request_free);
 	return OK;
 }

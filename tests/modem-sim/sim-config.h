@@ -42,7 +42,8 @@ typedef struct {
 	gboolean split_writes;
 	gboolean interleave_urcs;
 	gboolean quiet_update;
-	GArray *reply_delays; /* of SimReplyDelay */
+	gboolean urc_before_ok; /* the first FOTA URC overtakes the OK of AT+QFOTADL */
+	GArray *reply_delays;   /* of SimReplyDelay */
 	gboolean require_pdp;
 	SimPortKind port_kind;
 	guint file_timeout_ms;

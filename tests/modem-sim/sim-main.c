@@ -53,7 +53,7 @@ typedef struct {
 	char *link, *model, *revision, *imei, *log, *ready_file;
 	int reboot_ms, boot_urc_delay_ms, download_ms, update_ms, file_timeout_ms, net_timeout_ms;
 	gboolean no_echo, fail_qfotadl, silent, garbage, split_writes, interleave_urcs;
-	gboolean quiet_update, require_pdp, https_insecure;
+	gboolean quiet_update, require_pdp, https_insecure, urc_before_ok;
 	int download_error, update_error;
 	char *hangup_at, *port_kind, *seed;
 	char **reply_delays;
@@ -163,6 +163,7 @@ build_config(const Options *o, SimConfig *cfg, GError **error)
 	cfg->split_writes = o->split_writes;
 	cfg->interleave_urcs = o->interleave_urcs;
 	cfg->quiet_update = o->quiet_update;
+	cfg->urc_before_ok = o->urc_before_ok;
 	cfg->require_pdp = o->require_pdp;
 	cfg->https_insecure = o->https_insecure;
 
@@ -281,6 +282,8 @@ main(int argc, char **argv)
 	         "Inject unrelated URCs", NULL},
 	        {"quiet-update", 0, 0, G_OPTION_ARG_NONE, &o.quiet_update,
 	         "Mode 0: no URCs while updating", NULL},
+	        {"urc-before-ok", 0, 0, G_OPTION_ARG_NONE, &o.urc_before_ok,
+	         "Send the first FOTA URC before the OK of AT+QFOTADL", NULL},
 	        {"reply-delay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.reply_delays,
 	         "Delay the final result of commands starting with PFX", "PFX=MS"},
 	        {"require-pdp", 0, 0, G_OPTION_ARG_NONE, &o.require_pdp,
