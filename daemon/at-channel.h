@@ -25,7 +25,8 @@ typedef enum {
 
 typedef struct {
 	guint late_reply_grace_ms; /* after a timeout, hold the queue this long for the late
-				      reply so it is not taken as the next command's (default 1000) */
+	                              reply so it is not taken as the next command's (default 1000)
+	                            */
 } AtChannelConfig;
 
 typedef struct {
@@ -42,13 +43,14 @@ AtChannel *at_channel_new(int fd, const AtChannelConfig *config);
 /* @command without the trailing CR, e.g. "AT+QGMR". Must not contain CR,
  * LF or NUL (AT_ERROR_INVALID). */
 void at_channel_command(AtChannel *self, const char *command, guint timeout_ms,
-			GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+                        GCancellable *cancellable, GAsyncReadyCallback callback,
+                        gpointer user_data);
 AtResponse *at_channel_command_finish(AtChannel *self, GAsyncResult *result, GError **error);
 
 typedef struct {
-	gboolean paced;      /* FALSE: hardware flow control, as fast as the port accepts */
-	guint rate;          /* paced: bytes per second (default 15360) */
-	guint max_write;     /* paced: bytes per write (at most 32) */
+	gboolean paced;  /* FALSE: hardware flow control, as fast as the port accepts */
+	guint rate;      /* paced: bytes per second (default 15360) */
+	guint max_write; /* paced: bytes per write (at most 32) */
 } AtStreamPacing;
 
 typedef void (*AtStreamProgressFunc)(guint64 sent, guint64 total, gpointer user_data);
@@ -58,11 +60,10 @@ typedef void (*AtStreamProgressFunc)(guint64 sent, guint64 total, gpointer user_
  * being read and dispatched meanwhile. No commands are sent while
  * streaming. @progress is called at most a few times a second. */
 void at_channel_stream(AtChannel *self, int fd, guint64 length, const AtStreamPacing *pacing,
-		       AtStreamProgressFunc progress, gpointer progress_data,
-		       GCancellable *cancellable, GAsyncReadyCallback callback,
-		       gpointer user_data);
+                       AtStreamProgressFunc progress, gpointer progress_data,
+                       GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 gboolean at_channel_stream_finish(AtChannel *self, GAsyncResult *result, guint64 *sent,
-				  GError **error);
+                                  GError **error);
 
 /* Fails everything pending with AT_ERROR_CLOSED and closes the fd. */
 void at_channel_close(AtChannel *self);

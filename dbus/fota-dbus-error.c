@@ -5,17 +5,17 @@
 #include "fota-dbus-error.h"
 
 static const GDBusErrorEntry fota_dbus_error_entries[] = {
-	{FOTA_DBUS_ERROR_INVALID_ARGUMENT, "org.quectel.Fota1.Error.InvalidArgument"},
-	{FOTA_DBUS_ERROR_BUSY, "org.quectel.Fota1.Error.Busy"},
-	{FOTA_DBUS_ERROR_NOT_AUTHORIZED, "org.quectel.Fota1.Error.NotAuthorized"},
-	{FOTA_DBUS_ERROR_NO_MODEM, "org.quectel.Fota1.Error.NoModem"},
-	{FOTA_DBUS_ERROR_MODEM_ERROR, "org.quectel.Fota1.Error.ModemError"},
-	{FOTA_DBUS_ERROR_TIMEOUT, "org.quectel.Fota1.Error.Timeout"},
-	{FOTA_DBUS_ERROR_NOT_CANCELLABLE, "org.quectel.Fota1.Error.NotCancellable"},
-	{FOTA_DBUS_ERROR_NOT_SUPPORTED, "org.quectel.Fota1.Error.NotSupported"},
-	{FOTA_DBUS_ERROR_DOWNLOAD_FAILED, "org.quectel.Fota1.Error.DownloadFailed"},
-	{FOTA_DBUS_ERROR_UPGRADE_FAILED, "org.quectel.Fota1.Error.UpgradeFailed"},
-	{FOTA_DBUS_ERROR_VERIFY_FAILED, "org.quectel.Fota1.Error.VerifyFailed"},
+        {FOTA_DBUS_ERROR_INVALID_ARGUMENT, "org.quectel.Fota1.Error.InvalidArgument"},
+        {FOTA_DBUS_ERROR_BUSY, "org.quectel.Fota1.Error.Busy"},
+        {FOTA_DBUS_ERROR_NOT_AUTHORIZED, "org.quectel.Fota1.Error.NotAuthorized"},
+        {FOTA_DBUS_ERROR_NO_MODEM, "org.quectel.Fota1.Error.NoModem"},
+        {FOTA_DBUS_ERROR_MODEM_ERROR, "org.quectel.Fota1.Error.ModemError"},
+        {FOTA_DBUS_ERROR_TIMEOUT, "org.quectel.Fota1.Error.Timeout"},
+        {FOTA_DBUS_ERROR_NOT_CANCELLABLE, "org.quectel.Fota1.Error.NotCancellable"},
+        {FOTA_DBUS_ERROR_NOT_SUPPORTED, "org.quectel.Fota1.Error.NotSupported"},
+        {FOTA_DBUS_ERROR_DOWNLOAD_FAILED, "org.quectel.Fota1.Error.DownloadFailed"},
+        {FOTA_DBUS_ERROR_UPGRADE_FAILED, "org.quectel.Fota1.Error.UpgradeFailed"},
+        {FOTA_DBUS_ERROR_VERIFY_FAILED, "org.quectel.Fota1.Error.VerifyFailed"},
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(fota_dbus_error_entries) == FOTA_DBUS_ERROR_N_ERRORS);
@@ -25,9 +25,8 @@ fota_dbus_error_quark(void)
 {
 	static gsize quark = 0;
 
-	g_dbus_error_register_error_domain("fota-dbus-error-quark", &quark,
-					   fota_dbus_error_entries,
-					   G_N_ELEMENTS(fota_dbus_error_entries));
+	g_dbus_error_register_error_domain("fota-dbus-error-quark", &quark, fota_dbus_error_entries,
+	                                   G_N_ELEMENTS(fota_dbus_error_entries));
 	return (GQuark)quark;
 }
 
