@@ -46,6 +46,7 @@ struct _FotaJob {
 	GPtrArray *prepare; /* commands still to send before AT+QFOTADL */
 	gboolean qfotadl_in_flight;
 	gboolean stream_wanted;    /* FILESTART came before the reply to AT+QFOTADL */
+	gboolean unconfirmed;      /* resumed: AT+QFOTADL may have been sent, no reply seen */
 	gboolean cancel_requested; /* Cancel while AT+QFOTADL was on the wire */
 	gboolean streaming;
 	gboolean stream_complete; /* every byte of the package was written */
@@ -395,8 +396,6 @@ prepare_commands(const JobRecord *r, const FotadConfig *config)
 		g_ptr_array_add(cmds, g_strdup(config->port_kind == FOTAD_PORT_KIND_UART
 		                                       ? "AT+IFC=2,2"
 		                                       : "AT+QCFG=\"usbifc\",2,2"));
-	if (r->source_kind != FOTA_SOURCE_FILE && cid == JOB_UNSET && r->options.apn != NULL)
-		cid = 1; /* an APN without a cid configures the first context */
 	if (r->source_kind != FOTA_SOURCE_FILE && cid != JOB_UNSET) {
 		if (r->options.apn != NULL)
 			g_ptr_array_add(cmds, g_strdup_printf("AT+QICSGP=%d,1,\"%s\",\"\",\"\",1",
@@ -612,7 +611,7 @@ on_urc(Modem *modem, const char *line, gpointer user_data)
 	/* OK and the first +QIND arrive back to back, often in one read, and
 	 * some modems even send the URC first: a FOTA URC while AT+QFOTADL is
 	 * on the wire means the modem took it. */
-	if (self->qfotadl_in_flight && !self->record->accepted) {
+	if ((self->qfotadl_in_flight || self->unconfirmed) && !self->record->accepted) {
 		qfotadl_accepted(self);
 		if (self->finished)
 			return;
@@ -697,8 +696,12 @@ on_ready(Modem *modem, gpointer user_data)
 
 	switch (self->record->state) {
 	case FOTA_STATE_UPDATING:
-		/* mode 1 updates with the port up: only a return after a loss counts */
-		if (self->record->options.upgrade_mode == 1 && !self->saw_lost)
+		/* Mode 1 updates with the port up: only a return after a loss
+		 * counts, or a revision that already changed (the update ended
+		 * and the modem rebooted while the daemon was not running). */
+		if (self->record->options.upgrade_mode == 1 && !self->saw_lost &&
+		    !job_progress_revision_changed(self->record,
+		                                   modem_get_info(self->modem)->revision))
 			return;
 		G_GNUC_FALLTHROUGH;
 	case FOTA_STATE_REBOOTING:
@@ -794,6 +797,18 @@ resume_from_state(FotaJob *self, const char *interruption)
 	switch (r->state) {
 	case FOTA_STATE_IDLE:
 	case FOTA_STATE_PREPARING:
+		if (r->source_kind != FOTA_SOURCE_FILE) {
+			/* AT+QFOTADL may have gone out just before the restart: a
+			 * modem that took it says so with its first URC. */
+			self->unconfirmed = TRUE;
+			timer_arm(&self->wait, self->config->timeouts.first_urc_ms,
+			          FOTA_DBUS_ERROR_MODEM_ERROR,
+			          "interrupted by %s before the modem accepted the job, and it "
+			          "reported no download within %g s; nothing was changed; safe "
+			          "to start again",
+			          interruption, secs(self->config->timeouts.first_urc_ms));
+			return;
+		}
 		message = g_strdup_printf("interrupted by %s before the modem accepted the job; "
 		                          "nothing was changed; safe to start again",
 		                          interruption);
@@ -810,10 +825,12 @@ resume_from_state(FotaJob *self, const char *interruption)
 		}
 		/* the modem downloads on its own: follow its URCs */
 		on_enter_state(self, FOTA_STATE_IDLE);
-		arm_gap_wait(self, TRUE);
+		arm_gap_wait(self, r->download_done);
 		return;
 	case FOTA_STATE_UPDATING:
 		arm_update_phase(self, r->state_since_us);
+		if (modem_is_ready(self->modem))
+			on_ready(self->modem, self); /* it may have finished meanwhile */
 		return;
 	case FOTA_STATE_REBOOTING:
 	case FOTA_STATE_VERIFYING:
@@ -852,7 +869,7 @@ fota_job_cancel(FotaJob *self, GError **error)
 		            "no job is running");
 		return FALSE;
 	}
-	if (r->download_done || r->state > FOTA_STATE_DOWNLOADING) {
+	if (r->download_done || r->state > FOTA_STATE_DOWNLOADING || package_delivered(self)) {
 		g_set_error(error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_NOT_CANCELLABLE,
 		            "the modem has accepted the whole package and is writing flash; the "
 		            "upgrade cannot be cancelled");

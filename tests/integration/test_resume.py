@@ -115,6 +115,39 @@ class KillTest(fotatest.FotaTestCase):
         self.assertEqual(self.sim.complete_files(), [])
         self.assertNotEqual(self.daemon.prop('LastError'), '')
 
+    def test_update_ends_while_the_daemon_is_down(self):
+        """Mode 1: the modem finishes the update and reboots before the daemon is
+        back; the restarted daemon must see the new revision, not time out."""
+        self.begin(['--update-ms', '1500'])
+        pkg = self.package()
+        job = self.daemon.start_url(self.http.url(pkg.name), opts(upgrade_mode=u(1)))
+        self.daemon.wait_state(job, 'updating', 30)
+        self.daemon.kill(signal.SIGKILL)
+        links = len(self.sim.link_paths())
+        fotatest.wait_until(lambda: len(self.sim.link_paths()) > links, 30,
+                            'the modem to reboot after its update')
+        fotatest.spin(1)  # past its boot URCs: nothing tells the new daemon it rebooted
+        self.assertEqual(self.sim.revision(), pkg.to)
+        self.restart_daemon()
+        info = self.daemon.wait_final(30)
+        self.assertEqual((info['id'], info['state']), (job, 'succeeded'), info)
+        self.assertEqual(info['to-revision'], pkg.to)
+
+    def test_sigkill_between_qfotadl_and_its_ok(self):
+        """The record says preparing, but the modem got AT+QFOTADL: the restarted
+        daemon must follow the download it hears, not call it 'nothing changed'."""
+        self.begin(['--reply-delay', 'AT+QFOTADL=1500'])
+        pkg = self.package()
+        job = self.daemon.start_url(self.http.url(pkg.name))
+        fotatest.wait_until(lambda: self.sim.qfotadl_commands(), 15, 'AT+QFOTADL to be sent')
+        self.assertEqual(self.daemon.get_job()['state'], 'preparing')
+        self.daemon.kill(signal.SIGKILL)
+        self.restart_daemon()
+        info = self.daemon.wait_final(60)
+        self.assertEqual((info['id'], info['state']), (job, 'succeeded'), info)
+        self.assertEqual(self.sim.revision(), pkg.to)
+        self.assertEqual(len(self.sim.qfotadl_commands()), 1)
+
     def test_sigterm_during_a_job_exits_0_and_resumes(self):
         self.begin(['--update-ms', '3000'])
         pkg = self.package()
