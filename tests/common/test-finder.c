@@ -26,11 +26,21 @@ on_port_vanished(ModemFinder *finder, gpointer user_data)
 	g_ptr_array_add(events, g_strdup("vanished"));
 }
 
-void
-test_record_finder_events(ModemFinder *finder, GPtrArray *events)
+static void
+record_finder_events(ModemFinder *finder, GPtrArray *events)
 {
 	g_signal_connect(finder, "port-appeared", G_CALLBACK(on_port_appeared), events);
 	g_signal_connect(finder, "port-vanished", G_CALLBACK(on_port_vanished), events);
+}
+
+ModemFinder *
+test_new_finder(const char *port, GPtrArray *events)
+{
+	ModemFinderConfig config = {.port = port, .at_interface = -1};
+	ModemFinder *finder = modem_finder_new(&config);
+
+	record_finder_events(finder, events);
+	return finder;
 }
 
 void

@@ -5,9 +5,10 @@
 
 #include "modem-finder.h"
 
-/* Records @finder's signals in @events (a GPtrArray of g_free'd strings):
+/* A finder for @port (NULL: udev discovery with the default ids and
+ * interface) whose signals are recorded in @events (a GPtrArray of g_free'd strings):
  * "appeared:<path>" for port-appeared, "vanished" for port-vanished. */
-void test_record_finder_events(ModemFinder *finder, GPtrArray *events);
+ModemFinder *test_new_finder(const char *port, GPtrArray *events);
 
 /* modem_finder_lookup() finds @path with @identity; NULL @path: finds
  * nothing and leaves the identity NULL. */

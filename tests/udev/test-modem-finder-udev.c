@@ -120,15 +120,11 @@ unplug_modem(Fixture *f)
 	g_ptr_array_set_size(f->modem_devs, 0);
 }
 
+/* defaults: the known Quectel ids and interface 3 */
 static ModemFinder *
 new_finder(Fixture *f)
 {
-	/* defaults: the known Quectel ids and interface 3 */
-	ModemFinderConfig config = {.port = NULL, .at_interface = -1};
-	ModemFinder *finder = modem_finder_new(&config);
-
-	test_record_finder_events(finder, f->events);
-	return finder;
+	return test_new_finder(NULL, f->events);
 }
 
 static int

@@ -42,16 +42,6 @@ repoint(Fixture *f, const char *target)
 	assert_int_equal(rename(tmp, f->link), 0);
 }
 
-static ModemFinder *
-new_path_finder(Fixture *f, const char *port)
-{
-	ModemFinderConfig config = {.port = port, .at_interface = -1};
-	ModemFinder *finder = modem_finder_new(&config);
-
-	test_record_finder_events(finder, f->events);
-	return finder;
-}
-
 static int
 setup(void **state)
 {
@@ -106,7 +96,7 @@ test_symlink_lifecycle(void **state)
 	g_autofree char *appeared_b = NULL;
 
 	assert_int_equal(symlink(f->a, f->link), 0);
-	f->finder = new_path_finder(f, f->link);
+	f->finder = test_new_finder(f->link, f->events);
 
 	test_assert_lookup(f->finder, f->a, f->link);
 
@@ -160,7 +150,7 @@ test_missing_directory(void **state)
 	g_autofree char *appeared_a = g_strconcat("appeared:", f->a, NULL);
 	g_autofree char *serial = g_build_filename(f->dir, "serial", NULL);
 
-	f->finder = new_path_finder(f, link);
+	f->finder = test_new_finder(link, f->events);
 	assert_null(modem_finder_lookup(f->finder, NULL));
 
 	assert_int_equal(g_mkdir_with_parents(by_id, 0755), 0);
@@ -185,11 +175,11 @@ test_plain_path(void **state)
 {
 	Fixture *f = *state;
 
-	f->finder = new_path_finder(f, f->a);
+	f->finder = test_new_finder(f->a, f->events);
 	assert_null(modem_finder_lookup(f->finder, NULL));
 	g_clear_object(&f->finder);
 
-	f->finder = new_path_finder(f, "/dev/null");
+	f->finder = test_new_finder("/dev/null", f->events);
 	test_assert_lookup(f->finder, "/dev/null", "/dev/null");
 }
 
