@@ -124,6 +124,14 @@ list_dir(const char *dir)
 }
 
 static void
+assert_dir_lists(const char *dir, const char *expected)
+{
+	g_autofree char *names = list_dir(dir);
+
+	assert_string_equal(names, expected);
+}
+
+static void
 round_trip(JobRecord *(*make)(void))
 {
 	g_autofree char *dir = test_make_tmp_dir("test-job-store-XXXXXX");
@@ -131,12 +139,10 @@ round_trip(JobRecord *(*make)(void))
 	g_autoptr(JobRecord) record = make();
 	g_autoptr(JobRecord) loaded = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autofree char *names = NULL;
 
 	assert_true(job_store_save(store, record, &error));
 	assert_null(error);
-	names = list_dir(dir);
-	assert_string_equal(names, "job"); /* no temp file left behind */
+	assert_dir_lists(dir, "job"); /* no temp file left behind */
 
 	assert_true(job_store_load(store, &loaded, &error));
 	assert_null(error);
@@ -214,12 +220,10 @@ test_save_over_existing(void **state)
 	g_autoptr(JobRecord) second = minimal_record();
 	g_autoptr(JobRecord) loaded = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autofree char *names = NULL;
 
 	assert_true(job_store_save(store, first, &error));
 	assert_true(job_store_save(store, second, &error));
-	names = list_dir(dir);
-	assert_string_equal(names, "job");
+	assert_dir_lists(dir, "job");
 	assert_true(job_store_load(store, &loaded, &error));
 	assert_records_equal(second, loaded);
 	test_remove_tree(dir);
@@ -236,7 +240,6 @@ test_stale_temp_file(void **state)
 	g_autoptr(JobRecord) loaded = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree char *stale = g_build_filename(dir, "job.tmp-Ab12Cd", NULL);
-	g_autofree char *names = NULL;
 
 	assert_true(job_store_save(store, record, &error));
 	assert_true(g_file_set_contents(stale, "[job]\nversion=1\nid=half", -1, NULL));
@@ -244,8 +247,7 @@ test_stale_temp_file(void **state)
 	assert_true(job_store_load(store, &loaded, &error));
 	assert_null(error);
 	assert_records_equal(record, loaded);
-	names = list_dir(dir);
-	assert_string_equal(names, "job");
+	assert_dir_lists(dir, "job");
 
 	/* and a save next to a stale file still works */
 	assert_true(g_file_set_contents(stale, "x", -1, NULL));
@@ -280,15 +282,13 @@ test_save_refuses_invalid(void **state)
 	g_autoptr(JobStore) store = job_store_new(dir);
 	g_autoptr(JobRecord) record = minimal_record();
 	g_autoptr(GError) error = NULL;
-	g_autofree char *names = NULL;
 
 	record->percent = 101;
 	assert_false(job_store_save(store, record, &error));
 	assert_true(g_error_matches(error, JOB_STORE_ERROR, JOB_STORE_ERROR_INVALID));
 	assert_non_null(strstr(error->message, "percent"));
 	assert_non_null(strstr(error->message, "101"));
-	names = list_dir(dir);
-	assert_string_equal(names, "");
+	assert_dir_lists(dir, "");
 	test_remove_tree(dir);
 }
 
