@@ -361,6 +361,16 @@ class TestSimulator(unittest.TestCase):
             return data, lines
         return data, p.wait_vanished(10)
 
+    def send_package(self, sim, pkg, mode, timeout=5.0):
+        """AT+QFOTADL FILE mode @mode and the whole package in one write;
+        returns the lines until the tty goes."""
+        data = open(pkg, "rb").read()
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="FILE:%d",%d,5' % (len(data), mode))[1], "OK")
+        p.expect(fota("FILESTART"))
+        p.write(data)
+        return p.wait_vanished(timeout)
+
     @with_sim()
     def test_file_upgrade(self, sim):
         pkg = sim.make_package("up.bin", REV, NEW)
@@ -420,12 +430,7 @@ class TestSimulator(unittest.TestCase):
     def test_dfota_update_error(self, sim):
         pkg = sim.make_package("up.bin", "EC200ACNDAR01A08M16", "EC200ACNDAR01A09M16",
                                model="EC200A")
-        data = open(pkg, "rb").read()
-        p = sim.port
-        self.assertEqual(p.command('AT+QFOTADL="FILE:%d",1,5' % len(data))[1], "OK")
-        p.expect(fota("FILESTART"))
-        p.write(data)
-        lines = p.wait_vanished(10)
+        lines = self.send_package(sim, pkg, 1, 10)
         self.assertEqual(lines[-1], fota("END", 504))
         self.assertIn(fota("START"), lines)
 
@@ -553,12 +558,7 @@ class TestSimulator(unittest.TestCase):
     def test_dfota_mode0(self, sim):
         pkg = sim.make_package("up.bin", "EC200SCNAAR03A07M08", "EC200SCNAAR03A08M08",
                                model="EC200S")
-        data = open(pkg, "rb").read()
-        p = sim.port
-        self.assertEqual(p.command('AT+QFOTADL="FILE:%d",0,5' % len(data))[1], "OK")
-        p.expect(fota("FILESTART"))
-        p.write(data)
-        lines = p.wait_vanished()
+        lines = self.send_package(sim, pkg, 0)
         self.assertEqual(lines[-1], fota("FILEEND", 0))
         p = sim.reopen()
         lines = p.wait_vanished()
