@@ -234,7 +234,6 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 class Http:
     def __init__(self, root):
-        self.root = root
         handler = functools.partial(QuietHandler, directory=root)
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.port = self.server.server_address[1]
@@ -471,7 +470,8 @@ class TestSimulator(unittest.TestCase):
             self.assertIn("Revision: " + NEW, p.command("ATI")[0])
             ev = sim.events("download")[1]
             self.assertEqual((ev["url"], ev["code"]), (url, 0))
-            self.assertEqual(ev["bytes"], os.path.getsize(os.path.join(server.root, "up.bin")))
+            package = os.path.join(sim.dir, "www", "up.bin")
+            self.assertEqual(ev["bytes"], os.path.getsize(package))
 
     @with_sim("--require-pdp", "--quiet-update")
     def test_http_mode0_quiet_needs_pdp(self, sim):
