@@ -468,17 +468,35 @@ start_file(FotaService *self, GDBusMethodInvocation *invocation, GVariant *packa
 		start_job(self, invocation, record, fd, TRUE);
 }
 
-/* The port is open but the modem is still being identified (daemon start,
- * a reboot): wait for that rather than refuse a caller who was just early. */
+/* A method call answered once the modem has been identified. */
 typedef struct {
 	FotaService *service;
 	GDBusMethodInvocation *invocation;
-} DeferredStart;
+} IdentifyCall;
 
+static IdentifyCall *
+identify_call_new(FotaService *service, GDBusMethodInvocation *invocation)
+{
+	IdentifyCall *call = g_new0(IdentifyCall, 1);
+
+	call->service = service;
+	call->invocation = g_object_ref(invocation);
+	return call;
+}
+
+static void
+identify_call_free(IdentifyCall *call)
+{
+	g_object_unref(call->invocation);
+	g_free(call);
+}
+
+/* The port is open but the modem is still being identified (daemon start,
+ * a reboot): wait for that rather than refuse a caller who was just early. */
 static void
 identified_then_start(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	DeferredStart *call = user_data;
+	IdentifyCall *call = user_data;
 	g_autoptr(ModemInfo) info = modem_identify_finish(FOTA_MODEM(source), result, NULL);
 	GVariant *params = g_dbus_method_invocation_get_parameters(call->invocation);
 	g_autoptr(GVariant) first = g_variant_get_child_value(params, 0);
@@ -490,21 +508,16 @@ identified_then_start(GObject *source, GAsyncResult *result, gpointer user_data)
 		          options);
 	else
 		start_file(call->service, call->invocation, first, options);
-	g_object_unref(call->invocation);
-	g_free(call);
+	identify_call_free(call);
 }
 
 static gboolean
 defer_until_identified(FotaService *self, GDBusMethodInvocation *invocation)
 {
-	DeferredStart *call;
-
 	if (modem_is_ready(self->modem) || modem_get_channel(self->modem) == NULL)
 		return FALSE;
-	call = g_new0(DeferredStart, 1);
-	call->service = self;
-	call->invocation = g_object_ref(invocation);
-	modem_identify(self->modem, NULL, identified_then_start, call);
+	modem_identify(self->modem, NULL, identified_then_start,
+	               identify_call_new(self, invocation));
 	return TRUE;
 }
 
@@ -602,15 +615,10 @@ info_to_variant(const ModemInfo *info)
 	return g_variant_builder_end(&b);
 }
 
-typedef struct {
-	FotaService *service;
-	GDBusMethodInvocation *invocation;
-} InfoCall;
-
 static void
 modem_info_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	InfoCall *call = user_data;
+	IdentifyCall *call = user_data;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(ModemInfo) info = modem_identify_finish(FOTA_MODEM(source), result, &error);
 
@@ -626,8 +634,7 @@ modem_info_done(GObject *source, GAsyncResult *result, gpointer user_data)
 		                : FOTA_DBUS_ERROR_MODEM_ERROR,
 		        error->message);
 	}
-	g_object_unref(call->invocation);
-	g_free(call);
+	identify_call_free(call);
 }
 
 static gboolean
@@ -635,17 +642,13 @@ handle_get_modem_info(FotaFota1 *object, GDBusMethodInvocation *invocation, gpoi
 {
 	FotaService *self = user_data;
 	const ModemInfo *info = modem_get_info(self->modem);
-	InfoCall *call;
 
 	/* A running job owns the port: answer from what was read at its start. */
 	if (self->job != NULL && info != NULL) {
 		fota_fota1_complete_get_modem_info(object, invocation, info_to_variant(info));
 		return G_DBUS_METHOD_INVOCATION_HANDLED;
 	}
-	call = g_new0(InfoCall, 1);
-	call->service = self;
-	call->invocation = g_object_ref(invocation);
-	modem_identify(self->modem, NULL, modem_info_done, call);
+	modem_identify(self->modem, NULL, modem_info_done, identify_call_new(self, invocation));
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

@@ -253,26 +253,22 @@ class CorruptStateTest(fotatest.FotaTestCase):
     def test_garbage(self):
         self.check_corrupt(lambda d: b'\x00\xff[job\n\x01\x02garbage=\xfe\n' * 20)
 
-    def test_wrong_version(self):
+    def replace_one(self, pattern, replacement):
+        """A mutation: @pattern (a line start) occurs once and becomes @replacement."""
         def mutate(d):
-            out, n = re.subn(rb'(?m)^version=\d+', b'version=999', d)
+            out, n = re.subn(rb'(?m)^' + pattern, replacement, d)
             self.assertEqual(n, 1, d)
             return out
-        self.check_corrupt(mutate)
+        return mutate
+
+    def test_wrong_version(self):
+        self.check_corrupt(self.replace_one(rb'version=\d+', b'version=999'))
 
     def test_bad_field_types(self):
-        def mutate(d):
-            out, n = re.subn(rb'(?m)^percent=\d+', b'percent=lots', d)
-            self.assertEqual(n, 1, d)
-            return out
-        self.check_corrupt(mutate)
+        self.check_corrupt(self.replace_one(rb'percent=\d+', b'percent=lots'))
 
     def test_bad_state_name(self):
-        def mutate(d):
-            out, n = re.subn(rb'(?m)^state=\w+', b'state=exploded', d)
-            self.assertEqual(n, 1, d)
-            return out
-        self.check_corrupt(mutate)
+        self.check_corrupt(self.replace_one(rb'state=\w+', b'state=exploded'))
 
 
 if __name__ == '__main__':

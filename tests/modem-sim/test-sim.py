@@ -3,6 +3,7 @@
 """Tests fota-modem-sim as a black box: a real simulator process, its pty, real HTTP/FTP
 servers on 127.0.0.1. The simulator path comes from $FOTA_MODEM_SIM."""
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -137,6 +138,20 @@ def fota(stage, value=None):
     return '+QIND: "FOTA","%s"' % stage + ("" if value is None else ",%d" % value)
 
 
+def fota_urcs(lines):
+    """The FOTA URCs among @lines."""
+    return [l for l in lines if l.startswith('+QIND: "FOTA"')]
+
+
+def upgrade_urcs(end, downloads=5, updates=5, start=None):
+    """The FOTA URCs of a good upgrade: [start], DOWNLOADING 1..downloads,
+    end 0, START, UPDATING 1..updates, END 0."""
+    return (([fota(start)] if start else []) +
+            [fota("DOWNLOADING", k) for k in range(1, downloads + 1)] +
+            [fota(end, 0), fota("START")] +
+            [fota("UPDATING", k) for k in range(1, updates + 1)] + [fota("END", 0)])
+
+
 class Sim:
     """One simulator process in its own temporary directory."""
 
@@ -181,6 +196,12 @@ class Sim:
             except OSError:
                 time.sleep(0.01)
         raise TimeoutError("link did not come back")
+
+    def reopen_booted(self):
+        """reopen(), then waits for the end of the boot URCs."""
+        port = self.reopen()
+        port.expect("+QIND: PB DONE")
+        return port
 
     def make_package(self, name, frm, to, size=20000, model=None, corrupt=False):
         path = os.path.join(self.dir, name)
@@ -339,15 +360,22 @@ class TestSimulator(unittest.TestCase):
             return data, lines
         return data, p.wait_vanished(10)
 
+    def send_package(self, sim, pkg, mode, timeout=5.0):
+        """AT+QFOTADL FILE mode @mode and the whole package in one write;
+        returns the lines until the tty goes."""
+        data = open(pkg, "rb").read()
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="FILE:%d",%d,5' % (len(data), mode))[1], "OK")
+        p.expect(fota("FILESTART"))
+        p.write(data)
+        return p.wait_vanished(timeout)
+
     @with_sim()
     def test_file_upgrade(self, sim):
         pkg = sim.make_package("up.bin", REV, NEW)
         old_pts = sim.port.pts
         data, lines = self.file_upgrade(sim, pkg, extra=b"AT\r")
-        fotas = [l for l in lines if l.startswith('+QIND: "FOTA"')]
-        self.assertEqual(fotas, [fota("DOWNLOADING", k) for k in range(1, 6)] +
-                         [fota("FILEEND", 0), fota("START")] +
-                         [fota("UPDATING", k) for k in range(1, 6)] + [fota("END", 0)])
+        self.assertEqual(fota_urcs(lines), upgrade_urcs("FILEEND"))
         self.assertIn("OK", lines)  # the bytes after the package were AT again
         p = sim.reopen()
         self.assertNotEqual(p.pts, old_pts)
@@ -373,8 +401,7 @@ class TestSimulator(unittest.TestCase):
         self.assertIn(fota("FILEEND", 0), lines)
         self.assertEqual(lines[-1], fota("END", 504))
         self.assertNotIn(fota("UPDATING", 1), lines)
-        p = sim.reopen()
-        p.expect("+QIND: PB DONE")
+        p = sim.reopen_booted()
         self.assertIn("Revision: " + REV, p.command("ATI")[0])
 
     @with_sim()
@@ -402,28 +429,31 @@ class TestSimulator(unittest.TestCase):
     def test_dfota_update_error(self, sim):
         pkg = sim.make_package("up.bin", "EC200ACNDAR01A08M16", "EC200ACNDAR01A09M16",
                                model="EC200A")
-        data = open(pkg, "rb").read()
-        p = sim.port
-        self.assertEqual(p.command('AT+QFOTADL="FILE:%d",1,5' % len(data))[1], "OK")
-        p.expect(fota("FILESTART"))
-        p.write(data)
-        lines = p.wait_vanished(10)
+        lines = self.send_package(sim, pkg, 1, 10)
         self.assertEqual(lines[-1], fota("END", 504))
         self.assertIn(fota("START"), lines)
 
     # --- network modes -----------------------------------------------------------------------
 
-    def http_root(self, sim):
+    def package_root(self, sim):
+        """A directory holding up.bin, a package from REV to NEW."""
         root = os.path.join(sim.dir, "www")
         os.mkdir(root)
+        shutil.copy(sim.make_package("up.bin", REV, NEW), os.path.join(root, "up.bin"))
         return root
+
+    @contextlib.contextmanager
+    def http_server(self, sim):
+        """An HTTP server for package_root(), stopped on leaving."""
+        server = Http(self.package_root(sim))
+        try:
+            yield server
+        finally:
+            server.stop()
 
     @with_sim()
     def test_http_upgrade_and_404(self, sim):
-        root = self.http_root(sim)
-        shutil.copy(sim.make_package("up.bin", REV, NEW), os.path.join(root, "up.bin"))
-        server = Http(root)
-        try:
+        with self.http_server(sim) as server:
             p = sim.port
             url = "http://127.0.0.1:%d/missing.bin" % server.port
             self.assertEqual(p.command('AT+QFOTADL="%s",1,5' % url)[1], "OK")
@@ -434,26 +464,18 @@ class TestSimulator(unittest.TestCase):
             url = "http://127.0.0.1:%d/up.bin" % server.port
             self.assertEqual(p.command('AT+QFOTADL="%s",1,10,5' % url)[1], "OK")
             lines = p.wait_vanished(10)
-            fotas = [l for l in lines if l.startswith('+QIND: "FOTA"')]
-            self.assertEqual(fotas, [fota("HTTPSTART")] +
-                             [fota("DOWNLOADING", k) for k in range(1, 11)] +
-                             [fota("HTTPEND", 0), fota("START")] +
-                             [fota("UPDATING", k) for k in range(1, 6)] + [fota("END", 0)])
-            p = sim.reopen()
-            p.expect("+QIND: PB DONE")
+            self.assertEqual(fota_urcs(lines),
+                             upgrade_urcs("HTTPEND", downloads=10, start="HTTPSTART"))
+            p = sim.reopen_booted()
             self.assertIn("Revision: " + NEW, p.command("ATI")[0])
             ev = sim.events("download")[1]
             self.assertEqual((ev["url"], ev["code"]), (url, 0))
-            self.assertEqual(ev["bytes"], os.path.getsize(os.path.join(root, "up.bin")))
-        finally:
-            server.stop()
+            package = os.path.join(sim.dir, "www", "up.bin")
+            self.assertEqual(ev["bytes"], os.path.getsize(package))
 
     @with_sim("--require-pdp", "--quiet-update")
     def test_http_mode0_quiet_needs_pdp(self, sim):
-        root = self.http_root(sim)
-        shutil.copy(sim.make_package("up.bin", REV, NEW), os.path.join(root, "up.bin"))
-        server = Http(root)
-        try:
+        with self.http_server(sim) as server:
             p = sim.port
             cmd = 'AT+QFOTADL="http://127.0.0.1:%d/up.bin",0,5' % server.port
             self.assertEqual(p.command(cmd)[1], "OK")
@@ -469,20 +491,14 @@ class TestSimulator(unittest.TestCase):
             p = sim.reopen()
             lines = p.wait_vanished(10)
             self.assertEqual(lines, BOOT_URCS)
-            p = sim.reopen()
-            p.expect("+QIND: PB DONE")
+            p = sim.reopen_booted()
             self.assertEqual(p.command("AT+QGMR")[0], [NEW])
             self.assertEqual([e["reason"] for e in sim.events("reboot")],
                              ["fota-download-done", "fota-update-done"])
-        finally:
-            server.stop()
 
     @with_sim("--download-ms", "5000")
     def test_cfun_cancels_download(self, sim):
-        root = self.http_root(sim)
-        shutil.copy(sim.make_package("up.bin", REV, NEW), os.path.join(root, "up.bin"))
-        server = Http(root)
-        try:
+        with self.http_server(sim) as server:
             p = sim.port
             cmd = 'AT+QFOTADL="http://127.0.0.1:%d/up.bin",1,50' % server.port
             self.assertEqual(p.command(cmd)[1], "OK")
@@ -490,16 +506,13 @@ class TestSimulator(unittest.TestCase):
             self.assertEqual(p.command(cmd)[1], "ERROR")  # one FOTA at a time
             self.assertEqual(p.command("AT+CFUN=1,1")[1], "OK")
             p.wait_vanished()
-            p = sim.reopen()
-            p.expect("+QIND: PB DONE")
+            p = sim.reopen_booted()
             self.assertEqual(p.command("AT+QGMR")[0], [REV])
             try:
                 line = p.readline(0.5)
                 self.fail("unexpected output after cancel: " + line)
             except TimeoutError:
                 pass
-        finally:
-            server.stop()
 
     @with_sim()
     def test_ftp_upgrade(self, sim):
@@ -508,8 +521,7 @@ class TestSimulator(unittest.TestCase):
         from pyftpdlib.servers import FTPServer
         import logging
         logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
-        root = self.http_root(sim)
-        shutil.copy(sim.make_package("up.bin", REV, NEW), os.path.join(root, "up.bin"))
+        root = self.package_root(sim)
         auth = DummyAuthorizer()
         auth.add_user("test", "secret", root, perm="elr")
         handler = type("Handler", (FTPHandler,), {"authorizer": auth})
@@ -526,10 +538,8 @@ class TestSimulator(unittest.TestCase):
             cmd = 'AT+QFOTADL="FTP://test:secret@127.0.0.1:%d/up.bin",1,5,0' % port
             self.assertEqual(p.command(cmd)[1], "OK")
             lines = p.wait_vanished(10)
-            fotas = [l for l in lines if l.startswith('+QIND: "FOTA"')]
-            self.assertEqual(fotas, [fota("FTPSTART")] +
-                             [fota("DOWNLOADING", k) for k in range(1, 6)] +
-                             [fota("FTPEND", 0), fota("START"), fota("END", 0)])
+            self.assertEqual(fota_urcs(lines),
+                             upgrade_urcs("FTPEND", updates=0, start="FTPSTART"))
         finally:
             server.close_all()
 
@@ -537,10 +547,7 @@ class TestSimulator(unittest.TestCase):
     def test_noisy_file_upgrade(self, sim):
         pkg = sim.make_package("up.bin", REV, NEW, size=5000)
         _, lines = self.file_upgrade(sim, pkg)
-        fotas = [l for l in lines if l.startswith('+QIND: "FOTA"')]
-        self.assertEqual(fotas, [fota("DOWNLOADING", k) for k in range(1, 6)] +
-                         [fota("FILEEND", 0), fota("START")] +
-                         [fota("UPDATING", k) for k in range(1, 6)] + [fota("END", 0)])
+        self.assertEqual(fota_urcs(lines), upgrade_urcs("FILEEND"))
         self.assertTrue(any(is_unrelated_urc(l) for l in lines), lines)
         p = sim.reopen()
         boot = [l for l in p.expect("+QIND: PB DONE") if not is_unrelated_urc(l)]
@@ -551,12 +558,7 @@ class TestSimulator(unittest.TestCase):
     def test_dfota_mode0(self, sim):
         pkg = sim.make_package("up.bin", "EC200SCNAAR03A07M08", "EC200SCNAAR03A08M08",
                                model="EC200S")
-        data = open(pkg, "rb").read()
-        p = sim.port
-        self.assertEqual(p.command('AT+QFOTADL="FILE:%d",0,5' % len(data))[1], "OK")
-        p.expect(fota("FILESTART"))
-        p.write(data)
-        lines = p.wait_vanished()
+        lines = self.send_package(sim, pkg, 0)
         self.assertEqual(lines[-1], fota("FILEEND", 0))
         p = sim.reopen()
         lines = p.wait_vanished()
@@ -567,8 +569,7 @@ class TestSimulator(unittest.TestCase):
         self.assertTrue(values and all(l.startswith(fota("UPDATING")) for l in lines[6:-1]))
         self.assertEqual(values, sorted(set(values)))
         self.assertLessEqual(values[-1], 100)
-        p = sim.reopen()
-        p.expect("+QIND: PB DONE")
+        p = sim.reopen_booted()
         self.assertEqual(p.command("AT+QGMR")[0], ["EC200SCNAAR03A08M08"])
 
     # --- crashes -------------------------------------------------------------------------------
@@ -578,8 +579,7 @@ class TestSimulator(unittest.TestCase):
         p = sim.port
         self.assertEqual(p.command('AT+QFOTADL="FILE:100",1,5')[1], "OK")
         self.assertEqual(p.wait_vanished(), [])
-        p = sim.reopen()
-        p.expect("+QIND: PB DONE")
+        p = sim.reopen_booted()
         self.assertEqual(p.command("AT+QGMR")[0], [REV])
         self.assertEqual(sim.events("hangup")[0]["phase"], "accepted")
 
@@ -588,8 +588,7 @@ class TestSimulator(unittest.TestCase):
         pkg = sim.make_package("up.bin", REV, NEW)
         _, lines = self.file_upgrade(sim, pkg)
         self.assertNotIn(fota("FILEEND", 0), lines)
-        p = sim.reopen()
-        p.expect("+QIND: PB DONE")
+        p = sim.reopen_booted()
         self.assertEqual(p.command("AT+QGMR")[0], [REV])
         self.assertEqual(sim.events("hangup")[0]["phase"], "downloading")
         self.assertEqual(sim.events("file"), [])
@@ -603,8 +602,7 @@ class TestSimulator(unittest.TestCase):
         _, lines = self.file_upgrade(sim, pkg, up_max=10)
         self.assertIn(fota("UPDATING", 5), lines)
         self.assertNotIn(fota("END", 0), lines)
-        p = sim.reopen()
-        p.expect("+QIND: PB DONE")
+        p = sim.reopen_booted()
         self.assertEqual(p.command("AT+QGMR")[0], [REV])
         self.assertEqual(sim.events("end"), [])
 

@@ -14,6 +14,8 @@
 #include <umockdev.h>
 
 #include "modem-finder.h"
+#include "test-finder.h"
+#include "test-util.h"
 
 #define EVENT_TIMEOUT_S 5
 #define QUECTEL_USB     "1-4"
@@ -30,56 +32,16 @@ typedef struct {
 } Fixture;
 
 static void
-on_appeared(ModemFinder *finder, const char *path, gpointer user_data)
-{
-	Fixture *f = user_data;
-	g_ptr_array_add(f->events, g_strdup_printf("appeared:%s", path));
-}
-
-static void
-on_vanished(ModemFinder *finder, gpointer user_data)
-{
-	Fixture *f = user_data;
-	g_ptr_array_add(f->events, g_strdup("vanished"));
-}
-
-static gboolean
-on_timeout(gpointer user_data)
-{
-	gboolean *timed_out = user_data;
-	*timed_out = TRUE;
-	return G_SOURCE_REMOVE;
-}
-
-static void
-run_for(guint ms)
-{
-	gboolean timed_out = FALSE;
-
-	g_timeout_add(ms, on_timeout, &timed_out);
-	while (!timed_out)
-		g_main_context_iteration(NULL, TRUE);
-}
-
-static void
 assert_event(Fixture *f, guint index, const char *expected)
 {
-	gboolean timed_out = FALSE;
-	guint id = g_timeout_add_seconds(EVENT_TIMEOUT_S, on_timeout, &timed_out);
-
-	while (f->events->len <= index && !timed_out)
-		g_main_context_iteration(NULL, TRUE);
-	if (timed_out)
-		fail_msg("no event #%u (expected %s)", index, expected);
-	g_source_remove(id);
-	assert_string_equal(g_ptr_array_index(f->events, index), expected);
+	test_assert_event(f->events, index, expected, EVENT_TIMEOUT_S);
 }
 
 /* No further event arrives (bounded wait). */
 static void
 assert_event_count(Fixture *f, guint n)
 {
-	run_for(300);
+	test_run_for(300);
 	if (f->events->len != n)
 		fail_msg("%u events, expected %u; last: %s", f->events->len, n,
 		         f->events->len > 0
@@ -158,16 +120,11 @@ unplug_modem(Fixture *f)
 	g_ptr_array_set_size(f->modem_devs, 0);
 }
 
+/* defaults: the known Quectel ids and interface 3 */
 static ModemFinder *
 new_finder(Fixture *f)
 {
-	/* defaults: the known Quectel ids and interface 3 */
-	ModemFinderConfig config = {.port = NULL, .at_interface = -1};
-	ModemFinder *finder = modem_finder_new(&config);
-
-	g_signal_connect(finder, "port-appeared", G_CALLBACK(on_appeared), f);
-	g_signal_connect(finder, "port-vanished", G_CALLBACK(on_vanished), f);
-	return finder;
+	return test_new_finder(NULL, f->events);
 }
 
 static int
@@ -213,25 +170,19 @@ static void
 test_lookup_picks_at_port(void **state)
 {
 	Fixture *f = *state;
-	g_autofree char *identity = NULL;
-	g_autofree char *path = NULL;
 
 	plug_modem(f, 0, FALSE);
 	f->finder = new_finder(f);
-	path = modem_finder_lookup(f->finder, &identity);
-	assert_string_equal(path, "/dev/ttyUSB1");
-	assert_string_equal(identity, IDENTITY);
+	test_assert_lookup(f->finder, "/dev/ttyUSB1", IDENTITY);
 }
 
 static void
 test_no_modem(void **state)
 {
 	Fixture *f = *state;
-	g_autofree char *identity = NULL;
 
 	f->finder = new_finder(f);
-	assert_null(modem_finder_lookup(f->finder, &identity));
-	assert_null(identity);
+	test_assert_lookup(f->finder, NULL, NULL);
 
 	/* the decoys come and go unnoticed */
 	umockdev_testbed_uevent(f->testbed, f->ftdi_tty, "add");
@@ -245,7 +196,6 @@ static void
 test_reboot_renumbers(void **state)
 {
 	Fixture *f = *state;
-	g_autofree char *identity = NULL;
 	g_autofree char *path = NULL;
 
 	plug_modem(f, 0, FALSE);
@@ -262,10 +212,7 @@ test_reboot_renumbers(void **state)
 	assert_event(f, 1, "appeared:/dev/ttyUSB5");
 	assert_event_count(f, 2);
 
-	g_clear_pointer(&path, g_free);
-	path = modem_finder_lookup(f->finder, &identity);
-	assert_string_equal(path, "/dev/ttyUSB5");
-	assert_string_equal(identity, IDENTITY); /* same physical port */
+	test_assert_lookup(f->finder, "/dev/ttyUSB5", IDENTITY); /* same physical port */
 
 	/* a repeated "add" of the same tty is not a new port */
 	umockdev_testbed_uevent(f->testbed, g_ptr_array_index(f->modem_ttys, 1), "add");
@@ -302,14 +249,10 @@ test_configured_ids(void **state)
 	Fixture *f = *state;
 	const ModemUsbId ids[] = {{0x0403, 0x6001}};
 	ModemFinderConfig config = {.ids = ids, .n_ids = 1, .at_interface = 3};
-	g_autofree char *identity = NULL;
-	g_autofree char *path = NULL;
 
 	plug_modem(f, 0, FALSE);
 	f->finder = modem_finder_new(&config);
-	path = modem_finder_lookup(f->finder, &identity);
-	assert_string_equal(path, "/dev/ttyUSB10");
-	assert_string_equal(identity, "usb:0403:6001:/devices/1-2");
+	test_assert_lookup(f->finder, "/dev/ttyUSB10", "usb:0403:6001:/devices/1-2");
 }
 
 int

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "test-util.h"
 
 static gboolean
 load(FotadConfig *config, const char *text, GError **error)
@@ -19,29 +20,65 @@ load(FotadConfig *config, const char *text, GError **error)
 }
 
 static void
+assert_string_or_null(const char *value, const char *expected)
+{
+	if (expected == NULL)
+		assert_null(value);
+	else
+		assert_string_equal(value, expected);
+}
+
+/* Every field of @c is @want's; of the USB ids, the count and id @id. */
+static void
+assert_config(const FotadConfig *c, const FotadConfig *want, guint id)
+{
+	assert_string_or_null(c->port, want->port);
+	assert_int_equal(c->baud, want->baud);
+	assert_int_equal(c->flow, want->flow);
+	assert_int_equal(c->port_kind, want->port_kind);
+	assert_int_equal(c->paced_rate, want->paced_rate);
+	assert_int_equal(c->n_usb_ids, want->n_usb_ids);
+	assert_int_equal(c->usb_ids[id].vendor, want->usb_ids[id].vendor);
+	assert_int_equal(c->usb_ids[id].product, want->usb_ids[id].product);
+	assert_int_equal(c->at_interface, want->at_interface);
+	assert_int_equal(c->timeouts.command_ms, want->timeouts.command_ms);
+	assert_int_equal(c->timeouts.first_urc_ms, want->timeouts.first_urc_ms);
+	assert_int_equal(c->timeouts.urc_gap_ms, want->timeouts.urc_gap_ms);
+	assert_int_equal(c->timeouts.download_ms, want->timeouts.download_ms);
+	assert_int_equal(c->timeouts.update_ms, want->timeouts.update_ms);
+	assert_int_equal(c->timeouts.reboot_ms, want->timeouts.reboot_ms);
+	assert_int_equal(c->timeouts.boot_settle_ms, want->timeouts.boot_settle_ms);
+	assert_int_equal(c->timeouts.late_reply_grace_ms, want->timeouts.late_reply_grace_ms);
+	assert_string_or_null(c->state_dir, want->state_dir);
+	assert_string_or_null(c->boot_id_file, want->boot_id_file);
+}
+
+static void
 test_defaults(void **state)
 {
 	g_autoptr(FotadConfig) c = fotad_config_new();
+	const FotadConfig want = {
+	        .port = NULL,
+	        .baud = 115200,
+	        .flow = SERIAL_FLOW_HARDWARE,
+	        .port_kind = FOTAD_PORT_KIND_USB,
+	        .paced_rate = 15360,
+	        .n_usb_ids = 4,
+	        .usb_ids = {{0x2c7c, 0x6026}},
+	        .at_interface = -1,
+	        .timeouts = {.command_ms = 10000,
+	                     .first_urc_ms = 120000,
+	                     .urc_gap_ms = 600000,
+	                     .download_ms = 3600000,
+	                     .update_ms = 1800000,
+	                     .reboot_ms = 300000,
+	                     .boot_settle_ms = 30000,
+	                     .late_reply_grace_ms = 1000},
+	        .state_dir = "/var/lib/quectel-fotad",
+	        .boot_id_file = NULL,
+	};
 
-	assert_null(c->port);
-	assert_int_equal(c->baud, 115200);
-	assert_int_equal(c->flow, SERIAL_FLOW_HARDWARE);
-	assert_int_equal(c->port_kind, FOTAD_PORT_KIND_USB);
-	assert_int_equal(c->paced_rate, 15360);
-	assert_int_equal(c->n_usb_ids, 4);
-	assert_int_equal(c->usb_ids[0].vendor, 0x2c7c);
-	assert_int_equal(c->usb_ids[0].product, 0x6026);
-	assert_int_equal(c->at_interface, -1);
-	assert_int_equal(c->timeouts.command_ms, 10000);
-	assert_int_equal(c->timeouts.first_urc_ms, 120000);
-	assert_int_equal(c->timeouts.urc_gap_ms, 600000);
-	assert_int_equal(c->timeouts.download_ms, 3600000);
-	assert_int_equal(c->timeouts.update_ms, 1800000);
-	assert_int_equal(c->timeouts.reboot_ms, 300000);
-	assert_int_equal(c->timeouts.boot_settle_ms, 30000);
-	assert_int_equal(c->timeouts.late_reply_grace_ms, 1000);
-	assert_string_equal(c->state_dir, "/var/lib/quectel-fotad");
-	assert_null(c->boot_id_file);
+	assert_config(c, &want, 0);
 }
 
 static void
@@ -69,28 +106,30 @@ test_overrides(void **state)
 	                   "[daemon]\n"
 	                   "state-dir=/tmp/fotad-state\n"
 	                   "boot-id-file=/tmp/boot-id\n";
+	const FotadConfig want = {
+	        .port = "/dev/ttyUSB2",
+	        .baud = 921600,
+	        .flow = SERIAL_FLOW_NONE,
+	        .port_kind = FOTAD_PORT_KIND_UART,
+	        .paced_rate = 8000,
+	        .n_usb_ids = 2,
+	        .usb_ids = {{0}, {0x1e0e, 0x9001}},
+	        .at_interface = 3,
+	        .timeouts = {.command_ms = 200,
+	                     .first_urc_ms = 50,
+	                     .urc_gap_ms = 1500,
+	                     .download_ms = 60000,
+	                     .update_ms = 1,
+	                     .reboot_ms = 2000,
+	                     .boot_settle_ms = 300,
+	                     .late_reply_grace_ms = 0},
+	        .state_dir = "/tmp/fotad-state",
+	        .boot_id_file = "/tmp/boot-id",
+	};
 
 	assert_true(load(c, text, &error));
 	assert_null(error);
-	assert_string_equal(c->port, "/dev/ttyUSB2");
-	assert_int_equal(c->baud, 921600);
-	assert_int_equal(c->flow, SERIAL_FLOW_NONE);
-	assert_int_equal(c->port_kind, FOTAD_PORT_KIND_UART);
-	assert_int_equal(c->paced_rate, 8000);
-	assert_int_equal(c->n_usb_ids, 2);
-	assert_int_equal(c->usb_ids[1].vendor, 0x1e0e);
-	assert_int_equal(c->usb_ids[1].product, 0x9001);
-	assert_int_equal(c->at_interface, 3);
-	assert_int_equal(c->timeouts.command_ms, 200);
-	assert_int_equal(c->timeouts.first_urc_ms, 50);
-	assert_int_equal(c->timeouts.urc_gap_ms, 1500);
-	assert_int_equal(c->timeouts.download_ms, 60000);
-	assert_int_equal(c->timeouts.update_ms, 1);
-	assert_int_equal(c->timeouts.reboot_ms, 2000);
-	assert_int_equal(c->timeouts.boot_settle_ms, 300);
-	assert_int_equal(c->timeouts.late_reply_grace_ms, 0);
-	assert_string_equal(c->state_dir, "/tmp/fotad-state");
-	assert_string_equal(c->boot_id_file, "/tmp/boot-id");
+	assert_config(c, &want, 1);
 }
 
 static void
@@ -156,7 +195,7 @@ test_files(void **state)
 {
 	g_autoptr(FotadConfig) c = fotad_config_new();
 	g_autoptr(GError) error = NULL;
-	g_autofree char *dir = g_dir_make_tmp("test-config-XXXXXX", NULL);
+	g_autofree char *dir = test_make_tmp_dir("test-config-XXXXXX");
 	g_autofree char *path = g_build_filename(dir, "fotad.conf", NULL);
 	g_autofree char *missing = g_build_filename(dir, "absent.conf", NULL);
 
@@ -179,8 +218,7 @@ test_files(void **state)
 	assert_true(g_file_set_contents(path, "[modem]\nflow-control=none\n", -1, NULL));
 	assert_true(fotad_config_load_file(c, path, TRUE, &error));
 	assert_int_equal(c->flow, SERIAL_FLOW_NONE);
-	g_unlink(path);
-	g_rmdir(dir);
+	test_remove_tree(dir);
 }
 
 int

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "job-store.h"
+#include "test-util.h"
 
 #define FULL_ID    "0123456789abcdef0123456789abcdef"
 #define FULL_SHA   "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
@@ -100,35 +101,6 @@ assert_records_equal(const JobRecord *a, const JobRecord *b)
 	assert_true(g_strcmp0(a->options.apn, b->options.apn) == 0);
 }
 
-static char *
-make_state_dir(void)
-{
-	g_autoptr(GError) error = NULL;
-	char *dir = g_dir_make_tmp("test-job-store-XXXXXX", &error);
-
-	assert_non_null(dir);
-	return dir;
-}
-
-static void
-remove_tree(const char *dir)
-{
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	if (d == NULL)
-		return;
-	while ((name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(dir, name, NULL);
-		if (g_file_test(path, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test(path, G_FILE_TEST_IS_SYMLINK))
-			remove_tree(path);
-		else
-			g_unlink(path);
-	}
-	g_rmdir(dir);
-}
-
 static gint
 compare_names(gconstpointer a, gconstpointer b)
 {
@@ -152,25 +124,31 @@ list_dir(const char *dir)
 }
 
 static void
+assert_dir_lists(const char *dir, const char *expected)
+{
+	g_autofree char *names = list_dir(dir);
+
+	assert_string_equal(names, expected);
+}
+
+static void
 round_trip(JobRecord *(*make)(void))
 {
-	g_autofree char *dir = make_state_dir();
+	g_autofree char *dir = test_make_tmp_dir("test-job-store-XXXXXX");
 	g_autoptr(JobStore) store = job_store_new(dir);
 	g_autoptr(JobRecord) record = make();
 	g_autoptr(JobRecord) loaded = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autofree char *names = NULL;
 
 	assert_true(job_store_save(store, record, &error));
 	assert_null(error);
-	names = list_dir(dir);
-	assert_string_equal(names, "job"); /* no temp file left behind */
+	assert_dir_lists(dir, "job"); /* no temp file left behind */
 
 	assert_true(job_store_load(store, &loaded, &error));
 	assert_null(error);
 	assert_non_null(loaded);
 	assert_records_equal(record, loaded);
-	remove_tree(dir);
+	test_remove_tree(dir);
 }
 
 static void
@@ -203,7 +181,7 @@ test_minimal_has_no_unset_keys(void **state)
 static void
 test_missing_file(void **state)
 {
-	g_autofree char *dir = make_state_dir();
+	g_autofree char *dir = test_make_tmp_dir("test-job-store-XXXXXX");
 	g_autoptr(JobStore) store = job_store_new(dir);
 	g_autoptr(JobRecord) loaded = NULL;
 	g_autoptr(GError) error = NULL;
@@ -211,13 +189,13 @@ test_missing_file(void **state)
 	assert_true(job_store_load(store, &loaded, &error));
 	assert_null(error);
 	assert_null(loaded);
-	remove_tree(dir);
+	test_remove_tree(dir);
 }
 
 static void
 test_missing_dir_is_created(void **state)
 {
-	g_autofree char *dir = make_state_dir();
+	g_autofree char *dir = test_make_tmp_dir("test-job-store-XXXXXX");
 	g_autofree char *sub = g_build_filename(dir, "a", "b", NULL);
 	g_autoptr(JobStore) store = job_store_new(sub);
 	g_autoptr(JobRecord) record = minimal_record();
@@ -230,27 +208,25 @@ test_missing_dir_is_created(void **state)
 	assert_int_equal(st.st_mode & 0777, 0700);
 	assert_int_equal(g_stat(job, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	remove_tree(dir);
+	test_remove_tree(dir);
 }
 
 static void
 test_save_over_existing(void **state)
 {
-	g_autofree char *dir = make_state_dir();
+	g_autofree char *dir = test_make_tmp_dir("test-job-store-XXXXXX");
 	g_autoptr(JobStore) store = job_store_new(dir);
 	g_autoptr(JobRecord) first = full_record();
 	g_autoptr(JobRecord) second = minimal_record();
 	g_autoptr(JobRecord) loaded = NULL;
 	g_autoptr(GError) error = NULL;
-	g_autofree char *names = NULL;
 
 	assert_true(job_store_save(store, first, &error));
 	assert_true(job_store_save(store, second, &error));
-	names = list_dir(dir);
-	assert_string_equal(names, "job");
+	assert_dir_lists(dir, "job");
 	assert_true(job_store_load(store, &loaded, &error));
 	assert_records_equal(second, loaded);
-	remove_tree(dir);
+	test_remove_tree(dir);
 }
 
 /* A crash between creating the temp file and the rename leaves it behind:
@@ -258,13 +234,12 @@ test_save_over_existing(void **state)
 static void
 test_stale_temp_file(void **state)
 {
-	g_autofree char *dir = make_state_dir();
+	g_autofree char *dir = test_make_tmp_dir("test-job-store-XXXXXX");
 	g_autoptr(JobStore) store = job_store_new(dir);
 	g_autoptr(JobRecord) record = minimal_record();
 	g_autoptr(JobRecord) loaded = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree char *stale = g_build_filename(dir, "job.tmp-Ab12Cd", NULL);
-	g_autofree char *names = NULL;
 
 	assert_true(job_store_save(store, record, &error));
 	assert_true(g_file_set_contents(stale, "[job]\nversion=1\nid=half", -1, NULL));
@@ -272,19 +247,18 @@ test_stale_temp_file(void **state)
 	assert_true(job_store_load(store, &loaded, &error));
 	assert_null(error);
 	assert_records_equal(record, loaded);
-	names = list_dir(dir);
-	assert_string_equal(names, "job");
+	assert_dir_lists(dir, "job");
 
 	/* and a save next to a stale file still works */
 	assert_true(g_file_set_contents(stale, "x", -1, NULL));
 	assert_true(job_store_save(store, record, &error));
-	remove_tree(dir);
+	test_remove_tree(dir);
 }
 
 static void
 test_unwritable_dir(void **state)
 {
-	g_autofree char *dir = make_state_dir();
+	g_autofree char *dir = test_make_tmp_dir("test-job-store-XXXXXX");
 	g_autofree char *file = g_build_filename(dir, "not-a-dir", NULL);
 	g_autofree char *sub = g_build_filename(file, "state", NULL);
 	g_autoptr(JobStore) store = job_store_new(sub);
@@ -298,26 +272,24 @@ test_unwritable_dir(void **state)
 	assert_true(g_error_matches(error, JOB_STORE_ERROR, JOB_STORE_ERROR_IO));
 	assert_non_null(strstr(error->message, sub));
 	assert_non_null(strstr(error->message, g_strerror(ENOTDIR)));
-	remove_tree(dir);
+	test_remove_tree(dir);
 }
 
 static void
 test_save_refuses_invalid(void **state)
 {
-	g_autofree char *dir = make_state_dir();
+	g_autofree char *dir = test_make_tmp_dir("test-job-store-XXXXXX");
 	g_autoptr(JobStore) store = job_store_new(dir);
 	g_autoptr(JobRecord) record = minimal_record();
 	g_autoptr(GError) error = NULL;
-	g_autofree char *names = NULL;
 
 	record->percent = 101;
 	assert_false(job_store_save(store, record, &error));
 	assert_true(g_error_matches(error, JOB_STORE_ERROR, JOB_STORE_ERROR_INVALID));
 	assert_non_null(strstr(error->message, "percent"));
 	assert_non_null(strstr(error->message, "101"));
-	names = list_dir(dir);
-	assert_string_equal(names, "");
-	remove_tree(dir);
+	assert_dir_lists(dir, "");
+	test_remove_tree(dir);
 }
 
 /* ---- corrupt files, table-driven ---------------------------------------- */
@@ -462,7 +434,7 @@ static void
 test_corrupt_case(void **state)
 {
 	const CorruptCase *c = *state;
-	g_autofree char *dir = make_state_dir();
+	g_autofree char *dir = test_make_tmp_dir("test-job-store-XXXXXX");
 	g_autofree char *job = g_build_filename(dir, "job", NULL);
 	g_autoptr(JobStore) store = job_store_new(dir);
 	g_autoptr(JobRecord) loaded = NULL;
@@ -493,7 +465,7 @@ test_corrupt_case(void **state)
 	g_clear_error(&error);
 	assert_true(job_store_load(store, &loaded, &error));
 	assert_null(loaded);
-	remove_tree(dir);
+	test_remove_tree(dir);
 }
 
 /* The pure parser agrees with the store on every case. */
@@ -510,46 +482,50 @@ test_corrupt_case_pure(void **state)
 	assert_true(g_error_matches(error, JOB_STORE_ERROR, JOB_STORE_ERROR_CORRUPT));
 }
 
+/* Loading the non-record at @job fails as corrupt, with @needle in the
+ * message, and moves it aside. */
+static void
+assert_load_corrupt(JobStore *store, const char *job, const char *needle)
+{
+	g_autoptr(JobRecord) loaded = NULL;
+	g_autoptr(GError) error = NULL;
+
+	assert_false(job_store_load(store, &loaded, &error));
+	assert_true(g_error_matches(error, JOB_STORE_ERROR, JOB_STORE_ERROR_CORRUPT));
+	assert_non_null(strstr(error->message, needle));
+	assert_false(g_file_test(job, G_FILE_TEST_EXISTS));
+}
+
 static void
 test_too_big(void **state)
 {
-	g_autofree char *dir = make_state_dir();
+	g_autofree char *dir = test_make_tmp_dir("test-job-store-XXXXXX");
 	g_autofree char *job = g_build_filename(dir, "job", NULL);
 	g_autoptr(JobStore) store = job_store_new(dir);
-	g_autoptr(JobRecord) loaded = NULL;
-	g_autoptr(GError) error = NULL;
 	g_autofree char *big = g_strnfill(200 * 1024, 'x');
 
 	assert_true(g_file_set_contents(job, big, -1, NULL));
-	assert_false(job_store_load(store, &loaded, &error));
-	assert_true(g_error_matches(error, JOB_STORE_ERROR, JOB_STORE_ERROR_CORRUPT));
-	assert_non_null(strstr(error->message, "more than 65536"));
-	assert_false(g_file_test(job, G_FILE_TEST_EXISTS));
-	remove_tree(dir);
+	assert_load_corrupt(store, job, "more than 65536");
+	test_remove_tree(dir);
 }
 
 static void
 test_not_regular(void **state)
 {
-	g_autofree char *dir = make_state_dir();
+	g_autofree char *dir = test_make_tmp_dir("test-job-store-XXXXXX");
 	g_autofree char *job = g_build_filename(dir, "job", NULL);
 	g_autoptr(JobStore) store = job_store_new(dir);
-	g_autoptr(JobRecord) loaded = NULL;
-	g_autoptr(GError) error = NULL;
 
 	assert_int_equal(g_mkdir(job, 0700), 0);
-	assert_false(job_store_load(store, &loaded, &error));
-	assert_true(g_error_matches(error, JOB_STORE_ERROR, JOB_STORE_ERROR_CORRUPT));
-	assert_non_null(strstr(error->message, "not a regular file"));
-	assert_false(g_file_test(job, G_FILE_TEST_EXISTS));
-	remove_tree(dir);
+	assert_load_corrupt(store, job, "not a regular file");
+	test_remove_tree(dir);
 }
 
 /* Two corrupt files in the same second are both kept. */
 static void
 test_corrupt_name_collision(void **state)
 {
-	g_autofree char *dir = make_state_dir();
+	g_autofree char *dir = test_make_tmp_dir("test-job-store-XXXXXX");
 	g_autofree char *job = g_build_filename(dir, "job", NULL);
 	g_autoptr(JobStore) store = job_store_new(dir);
 	g_autofree char *names = NULL;
@@ -563,19 +539,14 @@ test_corrupt_name_collision(void **state)
 		assert_true(g_file_set_contents(name, "older", -1, NULL));
 	}
 	for (int i = 0; i < 2; i++) {
-		g_autoptr(JobRecord) loaded = NULL;
-		g_autoptr(GError) error = NULL;
-
 		assert_true(g_file_set_contents(job, "junk", -1, NULL));
-		assert_false(job_store_load(store, &loaded, &error));
-		assert_true(g_error_matches(error, JOB_STORE_ERROR, JOB_STORE_ERROR_CORRUPT));
-		assert_non_null(strstr(error->message, ".corrupt-"));
+		assert_load_corrupt(store, job, ".corrupt-");
 	}
 	names = list_dir(dir);
 	parts = g_strsplit(names, " ", -1);
 	assert_int_equal(g_strv_length(parts), 4);
 	assert_null(strstr(names, "job "));
-	remove_tree(dir);
+	test_remove_tree(dir);
 }
 
 int

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "modem-finder.h"
+#include "test-finder.h"
+#include "test-util.h"
 
 /* Every wait is bounded; events normally arrive within milliseconds. */
 #define EVENT_TIMEOUT_S 5
@@ -23,54 +25,6 @@ typedef struct {
 	ModemFinder *finder;
 	GPtrArray *events; /* "appeared:<path>" / "vanished" */
 } Fixture;
-
-static void
-on_appeared(ModemFinder *finder, const char *path, gpointer user_data)
-{
-	Fixture *f = user_data;
-	g_ptr_array_add(f->events, g_strdup_printf("appeared:%s", path));
-	g_debug("event: appeared %s", path);
-}
-
-static void
-on_vanished(ModemFinder *finder, gpointer user_data)
-{
-	Fixture *f = user_data;
-	g_ptr_array_add(f->events, g_strdup("vanished"));
-}
-
-static gboolean
-on_timeout(gpointer user_data)
-{
-	gboolean *timed_out = user_data;
-	*timed_out = TRUE;
-	return G_SOURCE_REMOVE;
-}
-
-/* Runs the main loop until @n events arrived in total; FALSE on timeout. */
-static gboolean
-wait_events(Fixture *f, guint n)
-{
-	gboolean timed_out = FALSE;
-	guint id = g_timeout_add_seconds(EVENT_TIMEOUT_S, on_timeout, &timed_out);
-
-	while (f->events->len < n && !timed_out)
-		g_main_context_iteration(NULL, TRUE);
-	if (!timed_out)
-		g_source_remove(id);
-	return f->events->len >= n;
-}
-
-/* Lets stray events in (there must be none), for a bounded short while. */
-static void
-settle(void)
-{
-	gboolean timed_out = FALSE;
-
-	g_timeout_add(200, on_timeout, &timed_out);
-	while (!timed_out)
-		g_main_context_iteration(NULL, TRUE);
-}
 
 static void
 write_file(const char *path)
@@ -88,27 +42,12 @@ repoint(Fixture *f, const char *target)
 	assert_int_equal(rename(tmp, f->link), 0);
 }
 
-static ModemFinder *
-new_path_finder(Fixture *f, const char *port)
-{
-	ModemFinderConfig config = {.port = port, .at_interface = -1};
-	ModemFinder *finder = modem_finder_new(&config);
-
-	g_signal_connect(finder, "port-appeared", G_CALLBACK(on_appeared), f);
-	g_signal_connect(finder, "port-vanished", G_CALLBACK(on_vanished), f);
-	return finder;
-}
-
 static int
 setup(void **state)
 {
 	Fixture *f = g_new0(Fixture, 1);
-	char *dir = g_dir_make_tmp("test-modem-finder-XXXXXX", NULL);
 
-	assert_non_null(dir);
-	/* realpath() of the temp dir, so expectations compare equal */
-	f->dir = realpath(dir, NULL);
-	g_free(dir);
+	f->dir = test_make_tmp_dir("test-modem-finder-XXXXXX");
 	f->link = g_build_filename(f->dir, "modem-at", NULL);
 	f->a = g_build_filename(f->dir, "ttyA", NULL);
 	f->b = g_build_filename(f->dir, "ttyB", NULL);
@@ -119,33 +58,14 @@ setup(void **state)
 	return 0;
 }
 
-static void
-remove_tree(const char *dir)
-{
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	const char *name;
-
-	if (d == NULL)
-		return;
-	while ((name = g_dir_read_name(d)) != NULL) {
-		g_autofree char *path = g_build_filename(dir, name, NULL);
-		if (g_file_test(path, G_FILE_TEST_IS_DIR) &&
-		    !g_file_test(path, G_FILE_TEST_IS_SYMLINK))
-			remove_tree(path);
-		else
-			g_unlink(path);
-	}
-	g_rmdir(dir);
-}
-
 static int
 teardown(void **state)
 {
 	Fixture *f = *state;
 
 	g_clear_object(&f->finder);
-	remove_tree(f->dir);
-	free(f->dir);
+	test_remove_tree(f->dir);
+	g_free(f->dir);
 	g_free(f->link);
 	g_free(f->a);
 	g_free(f->b);
@@ -157,26 +77,28 @@ teardown(void **state)
 static void
 assert_event(Fixture *f, guint index, const char *expected)
 {
-	if (!wait_events(f, index + 1))
-		fail_msg("no event #%u (expected %s)", index, expected);
-	assert_string_equal(g_ptr_array_index(f->events, index), expected);
+	test_assert_event(f->events, index, expected, EVENT_TIMEOUT_S);
+}
+
+/* Lets stray events in (there must be none), for a bounded short while. */
+static void
+settle(void)
+{
+	test_run_for(200);
 }
 
 static void
 test_symlink_lifecycle(void **state)
 {
 	Fixture *f = *state;
-	g_autofree char *identity = NULL;
 	g_autofree char *path = NULL;
 	g_autofree char *appeared_a = NULL;
 	g_autofree char *appeared_b = NULL;
 
 	assert_int_equal(symlink(f->a, f->link), 0);
-	f->finder = new_path_finder(f, f->link);
+	f->finder = test_new_finder(f->link, f->events);
 
-	path = modem_finder_lookup(f->finder, &identity);
-	assert_string_equal(path, f->a);
-	assert_string_equal(identity, f->link);
+	test_assert_lookup(f->finder, f->a, f->link);
 
 	appeared_a = g_strconcat("appeared:", f->a, NULL);
 	appeared_b = g_strconcat("appeared:", f->b, NULL);
@@ -186,7 +108,6 @@ test_symlink_lifecycle(void **state)
 	assert_event(f, 0, appeared_b);
 	settle();
 	assert_int_equal(f->events->len, 1);
-	g_clear_pointer(&path, g_free);
 	path = modem_finder_lookup(f->finder, NULL);
 	assert_string_equal(path, f->b);
 
@@ -194,9 +115,7 @@ test_symlink_lifecycle(void **state)
 	assert_int_equal(g_unlink(f->link), 0);
 	assert_event(f, 1, "vanished");
 	g_clear_pointer(&path, g_free);
-	g_clear_pointer(&identity, g_free);
-	assert_null(modem_finder_lookup(f->finder, &identity));
-	assert_null(identity);
+	test_assert_lookup(f->finder, NULL, NULL);
 
 	/* re-created */
 	assert_int_equal(symlink(f->a, f->link), 0);
@@ -231,7 +150,7 @@ test_missing_directory(void **state)
 	g_autofree char *appeared_a = g_strconcat("appeared:", f->a, NULL);
 	g_autofree char *serial = g_build_filename(f->dir, "serial", NULL);
 
-	f->finder = new_path_finder(f, link);
+	f->finder = test_new_finder(link, f->events);
 	assert_null(modem_finder_lookup(f->finder, NULL));
 
 	assert_int_equal(g_mkdir_with_parents(by_id, 0755), 0);
@@ -255,17 +174,13 @@ static void
 test_plain_path(void **state)
 {
 	Fixture *f = *state;
-	g_autofree char *identity = NULL;
-	g_autofree char *path = NULL;
 
-	f->finder = new_path_finder(f, f->a);
+	f->finder = test_new_finder(f->a, f->events);
 	assert_null(modem_finder_lookup(f->finder, NULL));
 	g_clear_object(&f->finder);
 
-	f->finder = new_path_finder(f, "/dev/null");
-	path = modem_finder_lookup(f->finder, &identity);
-	assert_string_equal(path, "/dev/null");
-	assert_string_equal(identity, "/dev/null");
+	f->finder = test_new_finder("/dev/null", f->events);
+	test_assert_lookup(f->finder, "/dev/null", "/dev/null");
 }
 
 int
