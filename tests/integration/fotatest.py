@@ -355,6 +355,7 @@ def write_config(path, port, state_dir, boot_id_file, timeouts=None, modem=None)
     t.update(timeouts or {})
     m = {'port': port, 'flow-control': 'hardware'}
     m.update(modem or {})
+    m = {k: v for k, v in m.items() if v is not None}  # port None: udev discovery
     with open(path, 'w') as f:
         f.write('[modem]\n')
         f.writelines(f'{k}={v}\n' for k, v in m.items())
@@ -373,6 +374,8 @@ class Daemon:
         tc.daemon_logs.append(self.log_path)
         argv = [program or tool('FOTAD'), '--session', '--port', tc.port, '--state-dir', tc.state_dir,
                 '--config', tc.config_path] + (['--verbose'] if verbose else []) + list(extra_args)
+        if tc.port is None:  # no port at all: the daemon discovers the modem with udev
+            del argv[2:4]
         env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.bus.address,
                    G_DEBUG='fatal-criticals')
         env.pop('DBUS_SYSTEM_BUS_ADDRESS', None)
