@@ -11,6 +11,7 @@
 
 #include "fota-errors.h"
 #include "job-options.h"
+#include "job-store.h"
 #include "qind-parse.h"
 #include "url-check.h"
 #include "at-framer.h"
@@ -229,6 +230,30 @@ fuzz_options(const uint8_t *data, size_t size)
 	}
 }
 
+/* The same bytes as a state file: refused with a readable reason, or a
+ * record that saves to a file which loads back to the same record. */
+static void
+fuzz_job_record(const uint8_t *data, size_t size)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JobRecord) record = NULL;
+	g_autoptr(JobRecord) again = NULL;
+	g_autofree char *saved = NULL;
+	g_autofree char *resaved = NULL;
+	gsize len, relen;
+
+	record = job_record_from_keyfile_data((const char *)data, size, &error);
+	if (record == NULL) {
+		check_error(error, JOB_STORE_ERROR);
+		return;
+	}
+	saved = job_record_to_keyfile_data(record, &len);
+	again = job_record_from_keyfile_data(saved, len, &error);
+	FUZZ_ASSERT(again != NULL);
+	resaved = job_record_to_keyfile_data(again, &relen);
+	FUZZ_ASSERT(len == relen && memcmp(saved, resaved, len) == 0);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -250,5 +275,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	str = g_strndup((const char *)data, size);
 	check_line(str);
 	fuzz_options(data, size);
+	fuzz_job_record(data, size);
 	return 0;
 }
