@@ -68,6 +68,21 @@ class ControlTest(fotatest.FotaTestCase):
         self.assertEqual(fin[1], 'succeeded', fin)
         self.assertEqual(self.daemon.prop('ModemRevision'), pkg.to)
 
+    def test_cancel_once_the_whole_file_is_sent(self):
+        """Every byte streamed, FILEEND not yet reported: the modem goes on to
+        flash, so 'cancelled' would be a lie."""
+        self.begin('--file-end-delay-ms', '2000')
+        pkg = self.package()
+        job = self.daemon.start_file(pkg.path, opts(upgrade_mode=u(1)))
+        fotatest.wait_until(
+            lambda: ('Progress', (job, 'downloading', 100)) in self.daemon.signals, 15,
+            'the whole package to be sent')
+        self.assertEqual(self.sim.file_events(), [])  # no FILEEND yet
+        self.assertDBusError('NotCancellable', self.daemon.cancel)
+        _, fin = self.daemon.wait_finished(job, 40)
+        self.assertEqual(fin[1], 'succeeded', fin)
+        self.assertEqual(self.sim.revision(), pkg.to)
+
     def test_cancel_without_a_job(self):
         self.begin()
         self.assertDBusError('InvalidArgument', self.daemon.cancel)

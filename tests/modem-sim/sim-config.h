@@ -47,6 +47,7 @@ typedef struct {
 	gboolean require_pdp;
 	SimPortKind port_kind;
 	guint file_timeout_ms;
+	guint file_end_delay_ms; /* between the last FILE byte and FILEEND */
 	guint net_timeout_ms;
 	gboolean https_insecure;
 	guint32 seed;

@@ -17,6 +17,7 @@ typedef enum {
 	ST_IDLE,
 	ST_SILENT,     /* --silent: accepted, then nothing until a reboot */
 	ST_FILE,       /* receiving FILE bytes */
+	ST_FILE_CHECK, /* --file-end-delay-ms: all bytes in, FILEEND not yet sent */
 	ST_NET,        /* network download running */
 	ST_AWAIT_BOOT, /* upgrade_mode 0: update after the reboot */
 	ST_UPDATE,     /* between START and END */
@@ -292,6 +293,16 @@ arm_file_timer(SimFota *fota)
 	fota->timer = g_timeout_add(fota->modem->cfg->file_timeout_ms, on_file_stall, fota);
 }
 
+static gboolean
+on_file_end_delay(gpointer user_data)
+{
+	SimFota *fota = user_data;
+
+	fota->timer = 0;
+	file_finished(fota, 0);
+	return G_SOURCE_REMOVE;
+}
+
 gboolean
 sim_fota_wants_raw(const SimFota *fota)
 {
@@ -312,10 +323,16 @@ sim_fota_feed_raw(SimFota *fota, const guint8 *data, gsize len)
 		crash(fota, SIM_HANGUP_DOWNLOADING);
 		return take;
 	}
-	if (received == length)
-		file_finished(fota, 0);
-	else
+	if (received < length) {
 		arm_file_timer(fota);
+	} else if (fota->modem->cfg->file_end_delay_ms > 0) {
+		remove_timer(fota);
+		fota->state = ST_FILE_CHECK;
+		fota->timer =
+		        g_timeout_add(fota->modem->cfg->file_end_delay_ms, on_file_end_delay, fota);
+	} else {
+		file_finished(fota, 0);
+	}
 	return take;
 }
 

@@ -52,6 +52,7 @@ typedef struct {
 	/* simulator */
 	char *link, *model, *revision, *imei, *log, *ready_file;
 	int reboot_ms, boot_urc_delay_ms, download_ms, update_ms, file_timeout_ms, net_timeout_ms;
+	int file_end_delay_ms;
 	gboolean no_echo, fail_qfotadl, silent, garbage, split_writes, interleave_urcs;
 	gboolean quiet_update, require_pdp, https_insecure, urc_before_ok;
 	int download_error, update_error;
@@ -152,6 +153,8 @@ build_config(const Options *o, SimConfig *cfg, GError **error)
 	    !non_negative("download-ms", o->download_ms, &cfg->download_ms, error) ||
 	    !non_negative("update-ms", o->update_ms, &cfg->update_ms, error) ||
 	    !non_negative("file-timeout-ms", o->file_timeout_ms, &cfg->file_timeout_ms, error) ||
+	    !non_negative("file-end-delay-ms", o->file_end_delay_ms, &cfg->file_end_delay_ms,
+	                  error) ||
 	    !non_negative("net-timeout-ms", o->net_timeout_ms, &cfg->net_timeout_ms, error))
 		return FALSE;
 	cfg->no_echo = o->no_echo;
@@ -290,6 +293,8 @@ main(int argc, char **argv)
 	         "Network modes need AT+QIACT", NULL},
 	        {"port-kind", 0, 0, G_OPTION_ARG_STRING, &o.port_kind,
 	         "usb (AT+QCFG=\"usbifc\") or uart (AT+IFC)", "KIND"},
+	        {"file-end-delay-ms", 0, 0, G_OPTION_ARG_INT, &o.file_end_delay_ms,
+	         "FILE mode: wait this long after the last byte before FILEEND", "N"},
 	        {"file-timeout-ms", 0, 0, G_OPTION_ARG_INT, &o.file_timeout_ms,
 	         "FILE mode stall timeout", "N"},
 	        {"net-timeout-ms", 0, 0, G_OPTION_ARG_INT, &o.net_timeout_ms,
