@@ -876,7 +876,8 @@ fota_job_cancel(FotaJob *self, GError **error)
 		return FALSE;
 	}
 	g_message("Job %s: cancel requested in state %s", r->id, fota_state_to_string(r->state));
-	if (r->state == FOTA_STATE_DOWNLOADING) {
+	if (r->state == FOTA_STATE_DOWNLOADING || self->unconfirmed) {
+		/* downloading, or (resumed) perhaps downloading unbeknown to us */
 		cancel_download(self);
 		return TRUE;
 	}
