@@ -76,4 +76,9 @@ guint64 at_channel_get_dropped_lines(AtChannel *self);
  *                                   URC prefix inside one
  *   "port-lost" (GError *error)     the tty hung up; pending commands have
  *                                   already failed with AT_ERROR_PORT_LOST
+ *
+ * "urc" is emitted as each line is read, while a command's callback runs from
+ * its GTask and may come later: a URC that followed a final result in the
+ * same read can reach subscribers before that command's callback. Consumers
+ * must not infer the order on the wire from the order of delivery.
  */

@@ -467,6 +467,7 @@ static void start_stream(FotaJob *self);
 static void
 qfotadl_accepted(FotaJob *self)
 {
+	self->unconfirmed = FALSE;
 	self->record->accepted = TRUE;
 	job_enter(self, FOTA_STATE_DOWNLOADING);
 	if (self->cancel_requested) {
