@@ -239,6 +239,7 @@ static const KeyDesc keys[] = {
         {"timeouts", "reboot", parse_timeout, OFF(timeouts.reboot_ms)},
         {"timeouts", "boot-settle", parse_timeout, OFF(timeouts.boot_settle_ms)},
         {"timeouts", "late-reply-grace", parse_grace, OFF(timeouts.late_reply_grace_ms)},
+        {"timeouts", "file-idle", parse_timeout, OFF(timeouts.file_idle_ms)},
         {"daemon", "state-dir", parse_state_dir, OFF(state_dir)},
         {"daemon", "boot-id-file", parse_string, OFF(boot_id_file)},
 };
@@ -264,6 +265,9 @@ fotad_config_new(void)
 	        .reboot_ms = 300 * 1000,
 	        .boot_settle_ms = 30 * 1000,
 	        .late_reply_grace_ms = 1000,
+	        /* No guide documents how long a modem waits for the rest of a
+	         * FILE package; the tests exercise 10, 15 and 30 s. */
+	        .file_idle_ms = 60 * 1000,
 	};
 	config->state_dir = g_strdup(FOTAD_DEFAULT_STATE_DIR);
 	return config;

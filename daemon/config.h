@@ -44,6 +44,7 @@ typedef struct {
 	guint reboot_ms;
 	guint boot_settle_ms;
 	guint late_reply_grace_ms;
+	guint file_idle_ms; /* how long the modem may still count bytes as a FILE package */
 } FotadTimeouts;
 
 typedef struct {

@@ -12,9 +12,43 @@
  * a restart resumes from the state, the percent is only for show. */
 #define PERSIST_INTERVAL_US  (5 * G_USEC_PER_SEC)
 #define PERSIST_PERCENT_STEP 10
+/* Without hardware flow control the modem takes at most this per write. */
+#define PACED_MAX_WRITE 32
 
 enum { SIGNAL_PROGRESS, SIGNAL_FINISHED, N_SIGNALS };
 static guint signals[N_SIGNALS];
+
+/* Where the job is in its talk with the modem; the record's state says
+ * where the upgrade is. */
+typedef enum {
+	STEP_WAIT_PORT,         /* new job: waiting for the port's lease */
+	STEP_IDENTIFY,          /* reading the modem's identity and revision */
+	STEP_PREPARE,           /* the prepare table */
+	STEP_QFOTADL,           /* AT+QFOTADL on the wire */
+	STEP_QFOTADL_FILESTART, /* ... and FILESTART overtook its reply */
+	STEP_QFOTADL_CANCEL,    /* ... and Cancel was asked meanwhile */
+	STEP_WAIT_START,        /* accepted; waiting for the first URC */
+	STEP_STREAMING,         /* the package is being written */
+	STEP_SENT,              /* every byte written; FILEEND pending */
+	STEP_FOLLOW,            /* the modem works on its own: download, update, reboots */
+	STEP_UNCONFIRMED,       /* resumed: AT+QFOTADL may have gone out, no reply seen */
+	STEP_CONCLUDE,          /* resumed: the modem's revision decides */
+	STEP_DONE,
+} JobStep;
+
+/* Everything that happens to a job enters through job_event(). */
+typedef enum {
+	EVENT_URC,         /* .line */
+	EVENT_READY,       /* the modem is back and identified */
+	EVENT_LOST,        /* the port went away */
+	EVENT_STREAM_DONE, /* .error NULL: every byte written */
+} JobEventKind;
+
+typedef struct {
+	JobEventKind kind;
+	const char *line;
+	const GError *error;
+} JobEvent;
 
 /* A deadline that fails the job with its own error when it fires. */
 typedef struct {
@@ -36,32 +70,31 @@ struct _FotaJob {
 	int fd; /* FILE mode: the package */
 	Modem *modem;
 	const FotadConfig *config;
-	JobStore *store;
-	GCancellable *cancellable; /* this job's commands and stream */
+	FotaJobSaveFunc save;
+	gpointer save_data;
+	GCancellable *cancellable;        /* this job's commands and stream */
+	GCancellable *stream_cancellable; /* the stream alone (the modem may end it early) */
+	const char *interruption;         /* resumed: "a daemon restart" or "a host reboot" */
 
-	JobTimer wait;  /* the current wait: first URC, URC gap, reboot */
-	JobTimer phase; /* the whole download or update phase */
+	JobStep step;
+	guint prepare_index; /* next entry of prepare_table */
+	JobTimer wait;       /* the current wait: first URC, URC gap, reboot */
+	JobTimer phase;      /* the whole download or update phase */
 	Phase phase_kind;
-
-	GPtrArray *prepare; /* commands still to send before AT+QFOTADL */
-	gboolean qfotadl_in_flight;
-	gboolean stream_wanted;    /* FILESTART came before the reply to AT+QFOTADL */
-	gboolean unconfirmed;      /* resumed: AT+QFOTADL may have been sent, no reply seen */
-	gboolean cancel_requested; /* Cancel while AT+QFOTADL was on the wire */
-	gboolean streaming;
-	gboolean stream_complete; /* every byte of the package was written */
-	gboolean saw_lost;        /* the port went away since the update phase began */
 
 	gint64 saved_us;
 	guint saved_percent;
+	guint finished_id; /* the idle that emits "finished" */
 	gboolean finished;
 };
 
 G_DEFINE_TYPE(FotaJob, fota_job, G_TYPE_OBJECT)
 
-static void job_enter(FotaJob *self, FotaState state);
+static void job_event(FotaJob *self, const JobEvent *event);
 static void job_fail(FotaJob *self, FotaDBusError code, gint modem_code, const char *message);
 static void job_after_change(FotaJob *self, FotaState old_state, JobProgressChange change);
+static void send_next(FotaJob *self);
+static void conclude(FotaJob *self);
 
 static double
 secs(guint ms)
@@ -75,11 +108,12 @@ static gboolean
 timer_fired(gpointer user_data)
 {
 	JobTimer *timer = user_data;
+	g_autoptr(FotaJob) job = g_object_ref(timer->job);
 	g_autofree char *message = g_steal_pointer(&timer->message);
 
 	timer->id = 0;
-	g_message("Job %s: %s", timer->job->record->id, message);
-	job_fail(timer->job, timer->code, JOB_UNSET, message);
+	g_message("Job %s: %s", job->record->id, message);
+	job_fail(job, timer->code, JOB_UNSET, message);
 	return G_SOURCE_REMOVE;
 }
 
@@ -127,11 +161,7 @@ remaining_ms(guint total_ms, gint64 since_us)
 static void
 job_save(FotaJob *self)
 {
-	g_autoptr(GError) error = NULL;
-
-	if (!job_store_save(self->store, self->record, &error))
-		g_warning("Job %s: cannot save the job record: %s", self->record->id,
-		          error->message);
+	self->save(self->record, self->save_data);
 	self->saved_us = g_get_monotonic_time();
 	self->saved_percent = self->record->percent;
 }
@@ -153,12 +183,25 @@ job_cleanup(FotaJob *self)
 	timer_stop(&self->wait);
 	timer_stop(&self->phase);
 	self->phase_kind = PHASE_NONE;
+	self->step = STEP_DONE;
 	g_cancellable_cancel(self->cancellable);
+	g_cancellable_cancel(self->stream_cancellable);
 	g_signal_handlers_disconnect_by_data(self->modem, self);
+	modem_release(self->modem, self);
 	if (self->fd >= 0) {
 		close(self->fd);
 		self->fd = -1;
 	}
+}
+
+static gboolean
+emit_finished(gpointer user_data)
+{
+	FotaJob *self = user_data;
+
+	self->finished_id = 0;
+	g_signal_emit(self, signals[SIGNAL_FINISHED], 0);
+	return G_SOURCE_REMOVE;
 }
 
 /* Persist first, then tell: a client that saw a state can rely on a
@@ -181,7 +224,8 @@ job_announce(FotaJob *self, JobProgressChange change)
 	if (fota_state_is_final(r->state) && !self->finished) {
 		self->finished = TRUE;
 		job_cleanup(self);
-		g_signal_emit(self, signals[SIGNAL_FINISHED], 0);
+		self->finished_id = g_idle_add_full(G_PRIORITY_DEFAULT, emit_finished,
+		                                    g_object_ref(self), g_object_unref);
 	}
 }
 
@@ -240,12 +284,13 @@ arm_update_phase(FotaJob *self, gint64 since_us)
  * host streams; a silent network download (download-urc-max 0) is only
  * bounded by the whole download timeout. */
 static void
-arm_gap_wait(FotaJob *self, gboolean always)
+arm_gap_wait(FotaJob *self)
 {
 	const JobRecord *r = self->record;
+	gboolean streams = self->step == STEP_STREAMING || self->step == STEP_SENT;
 
-	if (!always && !self->streaming && r->source_kind != FOTA_SOURCE_FILE &&
-	    r->options.download_urc_max == 0 && !r->download_done) {
+	if (!streams && r->source_kind != FOTA_SOURCE_FILE && r->options.download_urc_max == 0 &&
+	    !r->download_done) {
 		timer_stop(&self->wait);
 		return;
 	}
@@ -255,7 +300,7 @@ arm_gap_wait(FotaJob *self, gboolean always)
 }
 
 static void
-on_enter_state(FotaJob *self, FotaState old_state)
+on_enter_state(FotaJob *self)
 {
 	const JobRecord *r = self->record;
 
@@ -279,8 +324,6 @@ on_enter_state(FotaJob *self, FotaState old_state)
 		timer_stop(&self->wait);
 		arm_update_phase(self, r->state_since_us);
 		break;
-	case FOTA_STATE_VERIFYING:
-		break;
 	default:
 		break;
 	}
@@ -290,7 +333,7 @@ static void
 job_after_change(FotaJob *self, FotaState old_state, JobProgressChange change)
 {
 	if (self->record->state != old_state && !fota_state_is_final(self->record->state))
-		on_enter_state(self, old_state);
+		on_enter_state(self);
 	job_announce(self, change);
 }
 
@@ -312,7 +355,7 @@ command_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(AtResponse) response = NULL;
 	g_autoptr(GError) error = NULL;
 
-	response = at_channel_command_finish(AT_CHANNEL(source), result, &error);
+	response = modem_command_finish(FOTA_MODEM(source), result, &error);
 	/* A job that ended meanwhile (cancel, timeout, lost port) ignores replies. */
 	if (!call->job->finished && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		call->func(call->job, call->command, response, error);
@@ -324,24 +367,17 @@ command_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 job_command(FotaJob *self, const char *command, JobReplyFunc func)
 {
-	AtChannel *channel = modem_get_channel(self->modem);
-	CommandCall *call;
+	CommandCall *call = g_new0(CommandCall, 1);
 
-	if (channel == NULL) {
-		g_autofree char *message = g_strdup_printf("no modem port to send %s to", command);
-		job_fail(self, FOTA_DBUS_ERROR_NO_MODEM, JOB_UNSET, message);
-		return;
-	}
 	g_debug("Job %s: sending %s", self->record->id, command);
-	call = g_new0(CommandCall, 1);
 	call->job = g_object_ref(self);
 	call->func = func;
 	call->command = g_strdup(command);
-	at_channel_command(channel, command, self->config->timeouts.command_ms, self->cancellable,
-	                   command_reply, call);
+	modem_command(self->modem, self, command, self->cancellable, command_reply, call);
 }
 
-/* A failed command during preparing ends the job with the modem's words. */
+/* A failed command ends the job with the modem's words; the channel's
+ * error already names the command. */
 static void
 fail_command(FotaJob *self, const char *command, const GError *error)
 {
@@ -352,23 +388,60 @@ fail_command(FotaJob *self, const char *command, const GError *error)
 		code = FOTA_DBUS_ERROR_TIMEOUT;
 		message = g_strdup_printf("modem did not answer %s within %g s", command,
 		                          secs(self->config->timeouts.command_ms));
-	} else if (g_error_matches(error, AT_ERROR, AT_ERROR_MODEM)) {
-		message = g_strdup_printf("modem refused %s: ERROR", command);
-	} else if (g_error_matches(error, AT_ERROR, AT_ERROR_CME) ||
+	} else if (g_error_matches(error, AT_ERROR, AT_ERROR_MODEM) ||
+	           g_error_matches(error, AT_ERROR, AT_ERROR_CME) ||
 	           g_error_matches(error, AT_ERROR, AT_ERROR_CMS)) {
-		message = g_strdup_printf("modem refused %s: %s", command, error->message);
+		message = g_strdup_printf("modem refused %s", error->message);
 	} else {
+		if (g_error_matches(error, MODEM_ERROR, MODEM_ERROR_ABSENT))
+			code = FOTA_DBUS_ERROR_NO_MODEM;
 		message = g_strdup_printf("%s failed: %s", command, error->message);
 	}
 	job_fail(self, code, JOB_UNSET, message);
 }
 
-/* ---- preparing ---- */
+/* ---- preparing: the port, the identity, then a short table ---- */
 
-static void prepare_next(FotaJob *self);
+typedef char *(*PrepareCommandFunc)(const JobRecord *r, const FotadConfig *config);
+
+/* FILE mode at full speed needs the modem's own flow control. */
+static char *
+flow_control_command(const JobRecord *r, const FotadConfig *config)
+{
+	if (r->source_kind != FOTA_SOURCE_FILE || config->flow != SERIAL_FLOW_HARDWARE)
+		return NULL;
+	return g_strdup(config->port_kind == FOTAD_PORT_KIND_UART ? "AT+IFC=2,2"
+	                                                          : "AT+QCFG=\"usbifc\",2,2");
+}
+
+static gboolean
+wants_pdp(const JobRecord *r)
+{
+	return r->source_kind != FOTA_SOURCE_FILE && r->options.cid != JOB_UNSET;
+}
 
 static char *
-qfotadl_command(const JobRecord *r)
+apn_command(const JobRecord *r, const FotadConfig *config)
+{
+	if (!wants_pdp(r) || r->options.apn == NULL)
+		return NULL;
+	return g_strdup_printf("AT+QICSGP=%d,1,\"%s\",\"\",\"\",1", r->options.cid, r->options.apn);
+}
+
+static char *
+fota_cid_command(const JobRecord *r, const FotadConfig *config)
+{
+	return wants_pdp(r) ? g_strdup_printf("AT+QCFG=\"fota/cid\",%d", r->options.cid) : NULL;
+}
+
+static char *
+pdp_activate_command(const JobRecord *r, const FotadConfig *config)
+{
+	return wants_pdp(r) ? g_strdup_printf("AT+QIACT=%d", r->options.cid) : NULL;
+}
+
+static char *
+qfotadl_command(const JobRecord *r, const FotadConfig *config)
 {
 	g_autofree char *url = r->source_kind == FOTA_SOURCE_FILE
 	                               ? g_strdup_printf("FILE:%" G_GUINT64_FORMAT, r->file_size)
@@ -382,50 +455,13 @@ qfotadl_command(const JobRecord *r)
 	return g_string_free(cmd, FALSE);
 }
 
-/* What the modem needs before AT+QFOTADL: its own flow control for a fast
- * FILE transfer, the PDP context for a network download. */
-static GPtrArray *
-prepare_commands(const JobRecord *r, const FotadConfig *config)
-{
-	GPtrArray *cmds = g_ptr_array_new_with_free_func(g_free);
-	gint cid = r->options.cid;
-
-	g_ptr_array_add(cmds, g_strdup("ATE0"));
-	g_ptr_array_add(cmds, g_strdup("ATI"));
-	if (r->source_kind == FOTA_SOURCE_FILE && config->flow == SERIAL_FLOW_HARDWARE)
-		g_ptr_array_add(cmds, g_strdup(config->port_kind == FOTAD_PORT_KIND_UART
-		                                       ? "AT+IFC=2,2"
-		                                       : "AT+QCFG=\"usbifc\",2,2"));
-	if (r->source_kind != FOTA_SOURCE_FILE && cid != JOB_UNSET) {
-		if (r->options.apn != NULL)
-			g_ptr_array_add(cmds, g_strdup_printf("AT+QICSGP=%d,1,\"%s\",\"\",\"\",1",
-			                                      cid, r->options.apn));
-		g_ptr_array_add(cmds, g_strdup_printf("AT+QCFG=\"fota/cid\",%d", cid));
-		g_ptr_array_add(cmds, g_strdup_printf("AT+QIACT=%d", cid));
-	}
-	return cmds;
-}
-
-static void
-read_from_revision(FotaJob *self, const char *command, AtResponse *response)
-{
-	g_autoptr(GError) error = NULL;
-	char *revision = at_parse_revision((const char *const *)response->lines, &error);
-
-	if (revision == NULL && g_str_equal(command, "ATI")) {
-		/* some firmwares leave the revision out of ATI */
-		g_ptr_array_insert(self->prepare, 0, g_strdup("AT+QGMR"));
-		return;
-	}
-	if (revision == NULL) {
-		g_autofree char *message =
-		        g_strdup_printf("cannot read the modem's revision: %s", error->message);
-		job_fail(self, FOTA_DBUS_ERROR_MODEM_ERROR, JOB_UNSET, message);
-		return;
-	}
-	g_free(self->record->from_revision);
-	self->record->from_revision = revision;
-}
+/* In order; an entry that returns NULL does not apply to this job. */
+static const PrepareCommandFunc prepare_table[] = {
+        flow_control_command,
+        apn_command,
+        fota_cid_command,
+        pdp_activate_command,
+};
 
 static void
 prepare_reply(FotaJob *self, const char *command, AtResponse *response, GError *error)
@@ -434,29 +470,85 @@ prepare_reply(FotaJob *self, const char *command, AtResponse *response, GError *
 		fail_command(self, command, error);
 		return;
 	}
-	if (g_str_equal(command, "ATI") || g_str_equal(command, "AT+QGMR"))
-		read_from_revision(self, command, response);
-	if (!self->finished)
-		prepare_next(self);
+	send_next(self);
 }
 
 static void qfotadl_reply(FotaJob *self, const char *command, AtResponse *response, GError *error);
 
 static void
-prepare_next(FotaJob *self)
+send_qfotadl(FotaJob *self)
 {
-	g_autofree char *cmd = NULL;
+	g_autofree char *cmd = qfotadl_command(self->record, self->config);
 
-	if (self->prepare->len > 0) {
-		cmd = g_ptr_array_steal_index(self->prepare, 0);
-		job_command(self, cmd, prepare_reply);
-		return;
-	}
 	/* Saved before the modem may start: a restart must know we got this far. */
 	job_save(self);
-	cmd = qfotadl_command(self->record);
-	self->qfotadl_in_flight = TRUE;
+	self->step = STEP_QFOTADL;
 	job_command(self, cmd, qfotadl_reply);
+}
+
+static void
+send_next(FotaJob *self)
+{
+	while (self->prepare_index < G_N_ELEMENTS(prepare_table)) {
+		g_autofree char *cmd =
+		        prepare_table[self->prepare_index++](self->record, self->config);
+
+		if (cmd != NULL) {
+			job_command(self, cmd, prepare_reply);
+			return;
+		}
+	}
+	send_qfotadl(self);
+}
+
+static void
+identified(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(FotaJob) self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ModemInfo) info = modem_identify_finish(FOTA_MODEM(source), result, &error);
+	g_autofree char *message = NULL;
+
+	if (self->finished)
+		return;
+	if (info == NULL) {
+		message = g_strdup_printf("cannot identify the modem before the upgrade: %s",
+		                          error->message);
+		job_fail(self,
+		         g_error_matches(error, MODEM_ERROR, MODEM_ERROR_ABSENT)
+		                 ? FOTA_DBUS_ERROR_NO_MODEM
+		                 : FOTA_DBUS_ERROR_MODEM_ERROR,
+		         JOB_UNSET, message);
+		return;
+	}
+	g_free(self->record->from_revision);
+	self->record->from_revision = g_strdup(info->revision);
+	g_free(self->record->port);
+	self->record->port = g_strdup(info->port_identity);
+	self->step = STEP_PREPARE;
+	send_next(self);
+}
+
+static void
+port_acquired(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(FotaJob) self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *message = NULL;
+
+	if (!modem_acquire_finish(FOTA_MODEM(source), result, &error)) {
+		if (self->finished)
+			return;
+		message = g_strdup_printf("the modem port is not usable: %s", error->message);
+		job_fail(self, FOTA_DBUS_ERROR_NO_MODEM, JOB_UNSET, message);
+		return;
+	}
+	if (self->finished) {
+		modem_release(self->modem, self);
+		return;
+	}
+	self->step = STEP_IDENTIFY;
+	modem_identify(self->modem, self, self->cancellable, identified, g_object_ref(self));
 }
 
 /* ---- downloading ---- */
@@ -464,13 +556,21 @@ prepare_next(FotaJob *self)
 static void cancel_download(FotaJob *self);
 static void start_stream(FotaJob *self);
 
+/* The modem took AT+QFOTADL: its OK, or a FOTA URC that overtook the OK
+ * (@reply_pending). */
 static void
-qfotadl_accepted(FotaJob *self)
+qfotadl_accepted(FotaJob *self, gboolean reply_pending)
 {
-	self->unconfirmed = FALSE;
-	self->record->accepted = TRUE;
+	JobRecord *r = self->record;
+	gboolean cancel_now = self->step == STEP_QFOTADL_CANCEL;
+
+	r->accepted = TRUE;
+	if (r->source_kind == FOTA_SOURCE_FILE)
+		modem_begin_data_mode(self->modem);
+	if (!reply_pending)
+		self->step = r->source_kind == FOTA_SOURCE_FILE ? STEP_WAIT_START : STEP_FOLLOW;
 	job_enter(self, FOTA_STATE_DOWNLOADING);
-	if (self->cancel_requested) {
+	if (cancel_now) {
 		cancel_download(self);
 		return;
 	}
@@ -482,22 +582,30 @@ qfotadl_accepted(FotaJob *self)
 static void
 qfotadl_reply(FotaJob *self, const char *command, AtResponse *response, GError *error)
 {
-	self->qfotadl_in_flight = FALSE;
-	if (self->record->accepted) {
-		/* Its first +QIND overtook this reply (see on_urc()); a FILESTART
-		 * among them waited for the channel to be free of commands. */
-		if (self->stream_wanted)
+	const JobRecord *r = self->record;
+
+	if (r->accepted) {
+		/* Its first +QIND overtook this reply (see on_fota_urc()); a
+		 * FILESTART among them waited for the channel to be free. */
+		gboolean stream = self->step == STEP_QFOTADL_FILESTART;
+
+		self->step = r->source_kind == FOTA_SOURCE_FILE ? STEP_WAIT_START : STEP_FOLLOW;
+		if (stream)
 			start_stream(self);
 		return;
 	}
-	if (error != NULL) {
-		if (self->cancel_requested)
-			job_cancelled(self, "cancelled; the modem refused the download anyway");
-		else
-			fail_command(self, "AT+QFOTADL", error);
+	if (error == NULL) {
+		qfotadl_accepted(self, FALSE);
 		return;
 	}
-	qfotadl_accepted(self);
+	/* No answer at all: the modem may have taken it and be waiting for bytes. */
+	if (r->source_kind == FOTA_SOURCE_FILE &&
+	    g_error_matches(error, AT_ERROR, AT_ERROR_TIMEOUT))
+		modem_begin_data_mode(self->modem);
+	if (self->step == STEP_QFOTADL_CANCEL)
+		job_cancelled(self, "cancelled; the modem refused the download anyway");
+	else
+		fail_command(self, "AT+QFOTADL", error);
 }
 
 static void
@@ -507,7 +615,7 @@ stream_progress(guint64 sent, guint64 total, gpointer user_data)
 
 	if (self->finished)
 		return;
-	arm_gap_wait(self, TRUE);
+	arm_gap_wait(self);
 	/* Without download URCs the bytes sent are the only measure. */
 	if (self->record->options.download_urc_max == 0 && total > 0) {
 		guint percent = (guint)(sent * 100 / total);
@@ -524,53 +632,70 @@ stream_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(FotaJob) self = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autofree char *message = NULL;
+	g_autofree char *sha = NULL;
 	guint64 sent = 0;
 
-	self->streaming = FALSE;
-	if (at_channel_stream_finish(AT_CHANNEL(source), result, &sent, &error)) {
-		g_message("Job %s: sent the package (%" G_GUINT64_FORMAT " bytes)",
-		          self->record->id, sent);
-		self->stream_complete = TRUE;
-		if (!self->finished)
-			arm_gap_wait(self, TRUE); /* now FILEEND */
-		return;
+	if (modem_stream_finish(FOTA_MODEM(source), result, &sent, &sha, &error)) {
+		g_message("Job %s: sent the package (%" G_GUINT64_FORMAT " bytes, sha256 %s)",
+		          self->record->id, sent, sha);
+		g_free(self->record->sent_sha256);
+		self->record->sent_sha256 = g_steal_pointer(&sha);
+	} else if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+		g_prefix_error(&error,
+		               "after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " bytes: ", sent,
+		               self->record->file_size);
 	}
 	if (self->finished || g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
-	message = g_strdup_printf("package transfer failed after %" G_GUINT64_FORMAT
-	                          " of %" G_GUINT64_FORMAT " bytes: %s",
-	                          sent, self->record->file_size, error->message);
-	job_fail(self, FOTA_DBUS_ERROR_DOWNLOAD_FAILED, JOB_UNSET, message);
+	job_event(self, &(JobEvent){.kind = EVENT_STREAM_DONE, .error = error});
 }
 
 static void
 start_stream(FotaJob *self)
 {
-	AtChannel *channel = modem_get_channel(self->modem);
-	AtStreamPacing pacing = {
-	        .paced = self->config->flow == SERIAL_FLOW_NONE,
-	        .rate = self->config->paced_rate,
-	        .max_write = 32,
+	AtStreamSource source = {
+	        .fd = self->fd,
+	        .length = self->record->file_size,
+	        .expected_sha256 = self->record->options.sha256,
+	        .pacing =
+	                {
+	                        .paced = self->config->flow == SERIAL_FLOW_NONE,
+	                        .rate = self->config->paced_rate,
+	                        .max_write = PACED_MAX_WRITE,
+	                },
 	};
 
-	if (self->streaming || self->fd < 0 || channel == NULL)
-		return;
-	if (self->qfotadl_in_flight) {
-		self->stream_wanted = TRUE; /* the channel streams once no command is pending */
-		return;
-	}
-	if (lseek(self->fd, 0, SEEK_SET) < 0) {
-		g_autofree char *message =
-		        g_strdup_printf("cannot rewind the package: %s", g_strerror(errno));
-		job_fail(self, FOTA_DBUS_ERROR_DOWNLOAD_FAILED, JOB_UNSET, message);
+	if (self->step == STEP_QFOTADL) {
+		/* the channel streams only once no command is pending */
+		self->step = STEP_QFOTADL_FILESTART;
 		return;
 	}
+	if (self->fd < 0 || self->step != STEP_WAIT_START)
+		return;
 	g_message("Job %s: streaming %" G_GUINT64_FORMAT " bytes (%s)", self->record->id,
-	          self->record->file_size, pacing.paced ? "paced" : "hardware flow control");
-	self->streaming = TRUE;
-	at_channel_stream(channel, self->fd, self->record->file_size, &pacing, stream_progress,
-	                  self, self->cancellable, stream_done, g_object_ref(self));
+	          self->record->file_size, source.pacing.paced ? "paced" : "hardware flow control");
+	self->step = STEP_STREAMING;
+	modem_stream(self->modem, self, &source, stream_progress, self, self->stream_cancellable,
+	             stream_done, g_object_ref(self));
+}
+
+static void
+on_stream_done(FotaJob *self, const GError *error)
+{
+	g_autofree char *message = NULL;
+
+	if (error == NULL) {
+		self->step = STEP_SENT;
+		arm_gap_wait(self); /* now FILEEND */
+		return;
+	}
+	self->step = STEP_FOLLOW;
+	if (g_error_matches(error, AT_ERROR, AT_ERROR_PACKAGE_CHANGED))
+		message = g_strdup_printf("package changed while it was being sent: %s",
+		                          error->message);
+	else
+		message = g_strdup_printf("package transfer failed %s", error->message);
+	job_fail(self, FOTA_DBUS_ERROR_DOWNLOAD_FAILED, JOB_UNSET, message);
 }
 
 /* What a URC means for the waits; the record itself is job-progress.c's. */
@@ -581,21 +706,29 @@ after_urc(FotaJob *self, const QindFota *qind, JobProgressChange change)
 
 	if (r->state != FOTA_STATE_DOWNLOADING)
 		return;
+	if (qind->kind == QIND_STAGE_FILEEND && self->step == STEP_STREAMING) {
+		/* The modem ended the transfer early: nothing more goes to it. */
+		g_message("Job %s: the modem ended the transfer before the last byte", r->id);
+		g_cancellable_cancel(self->stream_cancellable);
+		self->step = STEP_FOLLOW;
+	}
 	if ((change & JOB_PROGRESS_DL_STARTED) && qind->kind == QIND_STAGE_FILESTART &&
 	    r->source_kind == FOTA_SOURCE_FILE)
 		start_stream(self);
+	else if ((change & JOB_PROGRESS_DL_STARTED) && self->step == STEP_WAIT_START)
+		self->step = STEP_FOLLOW;
 	if (change & JOB_PROGRESS_DL_DONE) {
 		/* mode 1: START follows at once; the download phase is over */
 		timer_stop(&self->phase);
 		self->phase_kind = PHASE_NONE;
+		self->step = STEP_FOLLOW;
 	}
-	arm_gap_wait(self, r->download_done);
+	arm_gap_wait(self);
 }
 
 static void
-on_urc(Modem *modem, const char *line, gpointer user_data)
+on_fota_urc(FotaJob *self, const char *line)
 {
-	FotaJob *self = user_data;
 	FotaState old;
 	JobProgressChange change;
 	QindFota qind;
@@ -612,8 +745,11 @@ on_urc(Modem *modem, const char *line, gpointer user_data)
 	/* OK and the first +QIND arrive back to back, often in one read, and
 	 * some modems even send the URC first: a FOTA URC while AT+QFOTADL is
 	 * on the wire means the modem took it. */
-	if ((self->qfotadl_in_flight || self->unconfirmed) && !self->record->accepted) {
-		qfotadl_accepted(self);
+	if (!self->record->accepted) {
+		if (self->step == STEP_QFOTADL || self->step == STEP_QFOTADL_CANCEL)
+			qfotadl_accepted(self, TRUE);
+		else if (self->step == STEP_UNCONFIRMED)
+			qfotadl_accepted(self, FALSE);
 		if (self->finished)
 			return;
 	}
@@ -631,41 +767,21 @@ on_urc(Modem *modem, const char *line, gpointer user_data)
 
 /* ---- rebooting, updating, verifying ---- */
 
+/* The port is back and the modem identified: did the update happen? The
+ * verdict rests on the identification made after this return, so a restart
+ * landing in verifying reads the revision again. */
 static void
-on_verify_read(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-	g_autoptr(FotaJob) self = user_data;
-	g_autoptr(GError) error = NULL;
-	g_autoptr(ModemInfo) info = modem_identify_finish(FOTA_MODEM(source), result, &error);
-	g_autofree char *message = NULL;
-
-	if (self->record->state != FOTA_STATE_VERIFYING)
-		return; /* cancelled, or the port went away: "lost" took over */
-	if (info == NULL) {
-		message = g_strdup_printf("cannot read the revision after the update: %s",
-		                          error->message);
-		job_fail(self, FOTA_DBUS_ERROR_MODEM_ERROR, JOB_UNSET, message);
-		return;
-	}
-	job_progress_verify(self->record, info->revision, g_get_real_time());
-	job_after_change(self, FOTA_STATE_VERIFYING, JOB_PROGRESS_STATE);
-}
-
-/* The port is back and the modem identified: did the update happen? */
-static void
-handle_return(FotaJob *self)
+on_return(FotaJob *self)
 {
 	const ModemInfo *info = modem_get_info(self->modem);
 	JobRecord *r = self->record;
-	g_autofree char *message = NULL;
 
 	g_free(r->port);
 	r->port = g_strdup(info->port_identity);
 	if (!r->download_done && !job_progress_revision_changed(r, info->revision)) {
-		message = g_strdup_printf("the download was interrupted; the modem still reports "
-		                          "%s; safe to start again",
-		                          info->revision);
-		job_fail(self, FOTA_DBUS_ERROR_DOWNLOAD_FAILED, JOB_UNSET, message);
+		job_progress_interrupted(r, "the modem rebooting", info->revision,
+		                         g_get_real_time());
+		job_after_change(self, FOTA_STATE_DOWNLOADING, JOB_PROGRESS_STATE);
 		return;
 	}
 	if (r->options.upgrade_mode == 0 && !job_progress_revision_changed(r, info->revision)) {
@@ -673,41 +789,36 @@ handle_return(FotaJob *self)
 		 * the next reboot or the update deadline, which now means the
 		 * update did not take. */
 		job_enter(self, FOTA_STATE_UPDATING);
-		message = r->options.expected_revision
-		                  ? g_strdup_printf("modem reports %s, expected %s", info->revision,
-		                                    r->options.expected_revision)
-		                  : g_strdup_printf(
-		                            "modem still reports %s after the update (was %s)",
-		                            info->revision, r->from_revision);
 		timer_set_verdict(&self->phase, FOTA_DBUS_ERROR_VERIFY_FAILED,
-		                  g_steal_pointer(&message));
+		                  job_progress_unchanged_message(r, info->revision));
 		return;
 	}
 	timer_stop(&self->wait);
 	job_enter(self, FOTA_STATE_VERIFYING);
-	/* The verdict rests on a read of its own, made in the verifying state,
-	 * so that a restart landing here reads the revision again. */
-	modem_identify(self->modem, self->cancellable, on_verify_read, g_object_ref(self));
+	job_progress_verify(r, info->revision, g_get_real_time());
+	job_after_change(self, FOTA_STATE_VERIFYING, JOB_PROGRESS_STATE);
 }
 
 static void
-on_ready(Modem *modem, gpointer user_data)
+on_ready(FotaJob *self)
 {
-	FotaJob *self = user_data;
-
+	if (self->step == STEP_CONCLUDE) {
+		conclude(self);
+		return;
+	}
 	switch (self->record->state) {
 	case FOTA_STATE_UPDATING:
-		/* Mode 1 updates with the port up: only a return after a loss
-		 * counts, or a revision that already changed (the update ended
-		 * and the modem rebooted while the daemon was not running). */
-		if (self->record->options.upgrade_mode == 1 && !self->saw_lost &&
+		/* Mode 1 updates with the port up: a return without a loss only
+		 * counts when the revision already changed (the update ended and
+		 * the modem rebooted while the daemon was not running). */
+		if (self->record->options.upgrade_mode == 1 &&
 		    !job_progress_revision_changed(self->record,
 		                                   modem_get_info(self->modem)->revision))
 			return;
 		G_GNUC_FALLTHROUGH;
 	case FOTA_STATE_REBOOTING:
 	case FOTA_STATE_VERIFYING:
-		handle_return(self);
+		on_return(self);
 		break;
 	default:
 		break;
@@ -719,18 +830,18 @@ on_ready(Modem *modem, gpointer user_data)
 static gboolean
 package_delivered(FotaJob *self)
 {
-	return self->stream_complete || self->record->percent == 100;
+	return self->step == STEP_SENT || self->record->percent == 100;
 }
 
 static void
-on_lost(Modem *modem, gpointer user_data)
+on_lost(FotaJob *self)
 {
-	FotaJob *self = user_data;
-	const JobRecord *r = self->record;
+	JobRecord *r = self->record;
 
-	self->saw_lost = TRUE;
 	switch (r->state) {
 	case FOTA_STATE_PREPARING:
+		if (self->step == STEP_CONCLUDE)
+			return; /* waiting for the modem anyway */
 		job_fail(self, FOTA_DBUS_ERROR_MODEM_ERROR, JOB_UNSET,
 		         "the modem port vanished while preparing");
 		break;
@@ -746,12 +857,13 @@ on_lost(Modem *modem, gpointer user_data)
 			g_message("Job %s: port lost after the whole package was delivered; "
 			          "assuming the modem took it",
 			          r->id);
-			self->record->download_done = TRUE;
+			r->download_done = TRUE;
 		}
 		/* mode 1 rebooting before we saw START/END */
 		G_GNUC_FALLTHROUGH;
 	case FOTA_STATE_UPDATING:
 	case FOTA_STATE_VERIFYING:
+		self->step = STEP_FOLLOW;
 		job_enter(self, FOTA_STATE_REBOOTING);
 		break;
 	default:
@@ -760,11 +872,55 @@ on_lost(Modem *modem, gpointer user_data)
 }
 
 static void
+job_event(FotaJob *self, const JobEvent *event)
+{
+	g_autoptr(FotaJob) keep = g_object_ref(self);
+
+	if (self->finished)
+		return;
+	switch (event->kind) {
+	case EVENT_URC:
+		/* concluding: the FILEEND of the interrupted transfer is the
+		 * modem's, and what it says is read from its revision */
+		if (self->step != STEP_CONCLUDE)
+			on_fota_urc(self, event->line);
+		break;
+	case EVENT_READY:
+		on_ready(self);
+		break;
+	case EVENT_LOST:
+		on_lost(self);
+		break;
+	case EVENT_STREAM_DONE:
+		on_stream_done(self, event->error);
+		break;
+	}
+}
+
+static void
+modem_urc(Modem *modem, const char *line, gpointer user_data)
+{
+	job_event(user_data, &(JobEvent){.kind = EVENT_URC, .line = line});
+}
+
+static void
+modem_ready(Modem *modem, gpointer user_data)
+{
+	job_event(user_data, &(JobEvent){.kind = EVENT_READY});
+}
+
+static void
+modem_lost(Modem *modem, gpointer user_data)
+{
+	job_event(user_data, &(JobEvent){.kind = EVENT_LOST});
+}
+
+static void
 connect_modem(FotaJob *self)
 {
-	g_signal_connect(self->modem, "urc", G_CALLBACK(on_urc), self);
-	g_signal_connect(self->modem, "ready", G_CALLBACK(on_ready), self);
-	g_signal_connect(self->modem, "lost", G_CALLBACK(on_lost), self);
+	g_signal_connect(self->modem, "urc", G_CALLBACK(modem_urc), self);
+	g_signal_connect(self->modem, "ready", G_CALLBACK(modem_ready), self);
+	g_signal_connect(self->modem, "lost", G_CALLBACK(modem_lost), self);
 }
 
 /* ---- public ---- */
@@ -772,72 +928,105 @@ connect_modem(FotaJob *self)
 void
 fota_job_start(FotaJob *self)
 {
-	const ModemInfo *info = modem_get_info(self->modem);
+	const char *why = modem_busy_reason(self->modem);
 
-	if (info != NULL) {
-		g_free(self->record->port);
-		self->record->port = g_strdup(info->port_identity);
-	}
 	connect_modem(self);
-	self->record->started_us = g_get_real_time();
-	self->prepare = prepare_commands(self->record, self->config);
-	job_enter(self, FOTA_STATE_PREPARING);
-	prepare_next(self);
+	if (self->record->started_us == 0)
+		self->record->started_us = g_get_real_time();
+	self->step = STEP_WAIT_PORT;
+	job_announce(self, JOB_PROGRESS_STATE); /* preparing, as the record was written */
+	if (why != NULL)
+		g_message("Job %s: %s", self->record->id, why);
+	modem_acquire(self->modem, self, TRUE, self->cancellable, port_acquired,
+	              g_object_ref(self));
+}
+
+/* A resumed job whose own part was cut short (preparing, streaming a file):
+ * only the modem's revision, read once it listens again, can tell what
+ * happened. */
+static void
+conclude(FotaJob *self)
+{
+	const ModemInfo *info = modem_get_info(self->modem);
+	JobRecord *r = self->record;
+
+	if (info == NULL || !modem_is_ready(self->modem))
+		return;
+	timer_stop(&self->wait);
+	self->step = STEP_FOLLOW;
+	if (job_progress_revision_changed(r, info->revision)) {
+		/* the modem took the package before we lost track */
+		job_enter(self, FOTA_STATE_VERIFYING);
+		job_progress_verify(r, info->revision, g_get_real_time());
+		job_after_change(self, FOTA_STATE_VERIFYING, JOB_PROGRESS_STATE);
+		return;
+	}
+	job_progress_interrupted(r, self->interruption, info->revision, g_get_real_time());
+	job_after_change(self, FOTA_STATE_PREPARING, JOB_PROGRESS_STATE);
+}
+
+static void
+wait_to_conclude(FotaJob *self, const char *interruption)
+{
+	self->step = STEP_CONCLUDE;
+	self->interruption = interruption;
+	timer_arm(&self->wait,
+	          self->config->timeouts.file_idle_ms * 3 + self->config->timeouts.boot_settle_ms +
+	                  self->config->timeouts.reboot_ms,
+	          FOTA_DBUS_ERROR_TIMEOUT,
+	          "interrupted by %s; the modem did not answer afterwards, so its firmware is "
+	          "unknown",
+	          interruption);
+	conclude(self);
 }
 
 /* A job the modem accepted goes on where the record says, host reboot or
  * not: a modem that kept its power goes on too, one that lost it stays
- * silent and the state's deadline ends the job. Only what the daemon itself
- * was doing (preparing, streaming a file) cannot go on. */
+ * silent and the state's deadline ends the job. */
 static void
 resume_from_state(FotaJob *self, const char *interruption)
 {
 	JobRecord *r = self->record;
-	g_autofree char *message = NULL;
 
 	switch (r->state) {
 	case FOTA_STATE_IDLE:
 	case FOTA_STATE_PREPARING:
-		if (r->source_kind != FOTA_SOURCE_FILE) {
-			/* AT+QFOTADL may have gone out just before the restart: a
-			 * modem that took it says so with its first URC. */
-			self->unconfirmed = TRUE;
-			timer_arm(&self->wait, self->config->timeouts.first_urc_ms,
-			          FOTA_DBUS_ERROR_MODEM_ERROR,
-			          "interrupted by %s before the modem accepted the job, and it "
-			          "reported no download within %g s; nothing was changed; safe "
-			          "to start again",
-			          interruption, secs(self->config->timeouts.first_urc_ms));
+		if (r->source_kind == FOTA_SOURCE_FILE) {
+			wait_to_conclude(self, interruption);
 			return;
 		}
-		message = g_strdup_printf("interrupted by %s before the modem accepted the job; "
-		                          "nothing was changed; safe to start again",
-		                          interruption);
-		job_fail(self, FOTA_DBUS_ERROR_MODEM_ERROR, JOB_UNSET, message);
+		/* AT+QFOTADL may have gone out just before the restart: a
+		 * modem that took it says so with its first URC. */
+		self->step = STEP_UNCONFIRMED;
+		timer_arm(&self->wait, self->config->timeouts.first_urc_ms,
+		          FOTA_DBUS_ERROR_MODEM_ERROR,
+		          "interrupted by %s before the modem accepted the job, and it "
+		          "reported no download within %g s; nothing was changed; safe "
+		          "to start again",
+		          interruption, secs(self->config->timeouts.first_urc_ms));
 		return;
 	case FOTA_STATE_DOWNLOADING:
 		if (r->source_kind == FOTA_SOURCE_FILE && !r->download_done) {
-			message = g_strdup_printf("package transfer was interrupted by %s; the "
-			                          "modem discards partial packages; safe to start "
-			                          "again",
-			                          interruption);
-			job_fail(self, FOTA_DBUS_ERROR_DOWNLOAD_FAILED, JOB_UNSET, message);
+			wait_to_conclude(self, interruption);
 			return;
 		}
 		/* the modem downloads on its own: follow its URCs */
-		on_enter_state(self, FOTA_STATE_IDLE);
-		arm_gap_wait(self, r->download_done);
+		self->step = STEP_FOLLOW;
+		on_enter_state(self);
+		arm_gap_wait(self);
 		return;
 	case FOTA_STATE_UPDATING:
+		self->step = STEP_FOLLOW;
 		arm_update_phase(self, r->state_since_us);
 		if (modem_is_ready(self->modem))
-			on_ready(self->modem, self); /* it may have finished meanwhile */
+			on_ready(self); /* it may have finished meanwhile */
 		return;
 	case FOTA_STATE_REBOOTING:
 	case FOTA_STATE_VERIFYING:
+		self->step = STEP_FOLLOW;
 		arm_reboot_wait(self);
 		if (modem_is_ready(self->modem) && r->state == FOTA_STATE_VERIFYING)
-			handle_return(self);
+			on_return(self);
 		return;
 	default:
 		return;
@@ -847,6 +1036,7 @@ resume_from_state(FotaJob *self, const char *interruption)
 void
 fota_job_resume(FotaJob *self, const char *boot_id)
 {
+	g_autoptr(FotaJob) keep = g_object_ref(self);
 	JobRecord *r = self->record;
 	gboolean host_rebooted = g_strcmp0(r->boot_id, boot_id) != 0;
 
@@ -855,6 +1045,10 @@ fota_job_resume(FotaJob *self, const char *boot_id)
 	g_free(r->boot_id);
 	r->boot_id = g_strdup(boot_id);
 	connect_modem(self);
+	/* An interrupted transfer may have left the modem counting bytes. */
+	if (r->source_kind == FOTA_SOURCE_FILE && !r->download_done &&
+	    (r->state == FOTA_STATE_PREPARING || r->state == FOTA_STATE_DOWNLOADING))
+		modem_begin_data_mode(self->modem);
 	resume_from_state(self, host_rebooted ? "a host reboot" : "a daemon restart");
 	if (!self->finished)
 		job_save(self); /* the new boot id */
@@ -863,6 +1057,7 @@ fota_job_resume(FotaJob *self, const char *boot_id)
 gboolean
 fota_job_cancel(FotaJob *self, GError **error)
 {
+	g_autoptr(FotaJob) keep = g_object_ref(self);
 	const JobRecord *r = self->record;
 
 	if (self->finished) {
@@ -870,24 +1065,37 @@ fota_job_cancel(FotaJob *self, GError **error)
 		            "no job is running");
 		return FALSE;
 	}
-	if (r->download_done || r->state > FOTA_STATE_DOWNLOADING || package_delivered(self)) {
+	if (r->download_done || r->state > FOTA_STATE_DOWNLOADING || package_delivered(self) ||
+	    self->step == STEP_CONCLUDE) {
 		g_set_error(error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_NOT_CANCELLABLE,
-		            "the modem has accepted the whole package and is writing flash; the "
-		            "upgrade cannot be cancelled");
+		            self->step == STEP_CONCLUDE
+		                    ? "the job is waiting for the modem to tell what happened; it "
+		                      "cannot be cancelled"
+		                    : "the modem has accepted the whole package and is writing "
+		                      "flash; the upgrade cannot be cancelled");
 		return FALSE;
 	}
 	g_message("Job %s: cancel requested in state %s", r->id, fota_state_to_string(r->state));
-	if (r->state == FOTA_STATE_DOWNLOADING || self->unconfirmed) {
-		/* downloading, or (resumed) perhaps downloading unbeknown to us */
-		cancel_download(self);
-		return TRUE;
-	}
-	if (self->qfotadl_in_flight) {
+	switch (self->step) {
+	case STEP_QFOTADL:
+	case STEP_QFOTADL_FILESTART:
+		if (r->accepted)
+			break; /* a URC said so before the reply: stop the download */
 		/* The modem may be starting: the reply decides how to stop it. */
-		self->cancel_requested = TRUE;
+		self->step = STEP_QFOTADL_CANCEL;
 		return TRUE;
+	case STEP_QFOTADL_CANCEL:
+		return TRUE;
+	case STEP_WAIT_PORT:
+	case STEP_IDENTIFY:
+	case STEP_PREPARE:
+		job_cancelled(self, "cancelled before the modem was asked to download");
+		return TRUE;
+	default:
+		break;
 	}
-	job_cancelled(self, "cancelled before the modem was asked to download");
+	/* downloading, or (resumed) perhaps downloading unbeknown to us */
+	cancel_download(self);
 	return TRUE;
 }
 
@@ -897,7 +1105,7 @@ reset_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(AtResponse) response = NULL;
 	g_autoptr(GError) error = NULL;
 
-	response = at_channel_command_finish(AT_CHANNEL(source), result, &error);
+	response = modem_command_finish(FOTA_MODEM(source), result, &error);
 	/* the modem resetting before its OK is the expected outcome */
 	if (g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST))
 		g_debug("AT+CFUN=1,1 after a cancel: %s", error->message);
@@ -906,21 +1114,18 @@ reset_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 /* FILE mode: stop sending; the modem drops a partial package after its own
- * timeout (FILEEND,500, ignored). A network download cannot be stopped by
- * any documented command, so the modem is reset (AT+CFUN=1,1) and starts
- * clean with its old firmware. */
+ * timeout (FILEEND,500, ignored), and the modem sends nothing to it until
+ * then. A network download cannot be stopped by any documented command, so
+ * the modem is reset (AT+CFUN=1,1) and starts clean with its old firmware. */
 static void
 cancel_download(FotaJob *self)
 {
-	AtChannel *channel = modem_get_channel(self->modem);
-
 	if (self->record->source_kind == FOTA_SOURCE_FILE) {
 		job_cancelled(self, "cancelled; the modem discards the partial package");
 		return;
 	}
-	if (channel != NULL)
-		at_channel_command(channel, "AT+CFUN=1,1", self->config->timeouts.command_ms, NULL,
-		                   reset_reply, NULL);
+	if (modem_holds(self->modem, self))
+		modem_command(self->modem, self, "AT+CFUN=1,1", NULL, reset_reply, NULL);
 	job_cancelled(self, "cancelled; the modem was reset (AT+CFUN=1,1) to abandon the download");
 }
 
@@ -944,7 +1149,7 @@ fota_job_persist(FotaJob *self)
 
 FotaJob *
 fota_job_new(JobRecord *record, int package_fd, Modem *modem, const FotadConfig *config,
-             JobStore *store)
+             FotaJobSaveFunc save, gpointer save_data)
 {
 	FotaJob *self = g_object_new(FOTA_TYPE_JOB, NULL);
 
@@ -952,7 +1157,8 @@ fota_job_new(JobRecord *record, int package_fd, Modem *modem, const FotadConfig 
 	self->fd = package_fd;
 	self->modem = g_object_ref(modem);
 	self->config = config;
-	self->store = store;
+	self->save = save;
+	self->save_data = save_data;
 	self->finished = fota_state_is_final(record->state);
 	return self;
 }
@@ -964,6 +1170,7 @@ fota_job_dispose(GObject *object)
 
 	if (self->modem != NULL)
 		job_cleanup(self);
+	g_clear_handle_id(&self->finished_id, g_source_remove);
 	g_clear_object(&self->modem);
 	G_OBJECT_CLASS(fota_job_parent_class)->dispose(object);
 }
@@ -973,8 +1180,8 @@ fota_job_finalize(GObject *object)
 {
 	FotaJob *self = FOTA_JOB(object);
 
-	g_clear_pointer(&self->prepare, g_ptr_array_unref);
 	g_clear_object(&self->cancellable);
+	g_clear_object(&self->stream_cancellable);
 	job_record_free(self->record);
 	G_OBJECT_CLASS(fota_job_parent_class)->finalize(object);
 }
@@ -999,7 +1206,7 @@ fota_job_init(FotaJob *self)
 {
 	self->fd = -1;
 	self->cancellable = g_cancellable_new();
+	self->stream_cancellable = g_cancellable_new();
 	self->wait.job = self;
 	self->phase.job = self;
-	self->record = NULL;
 }

@@ -5,32 +5,37 @@
 
 #include "config.h"
 #include "job-record.h"
-#include "job-store.h"
 #include "modem.h"
 
 /* One upgrade job, from preparing to its final state. The job's state lives
- * in its JobRecord; every change is persisted before it is announced.
+ * in its JobRecord; every change is handed to the save function before it
+ * is announced.
  *
  * Signals:
  *   "progress" ()  the record's state or percent changed
- *   "finished" ()  the job reached a final state (emitted once, after "progress")
+ *   "finished" ()  the job reached a final state. Emitted once, from the
+ *                  main loop after the change, never from inside a call
+ *                  into the job: a handler may drop the last reference.
  */
 
 #define FOTA_TYPE_JOB (fota_job_get_type())
 G_DECLARE_FINAL_TYPE(FotaJob, fota_job, FOTA, JOB, GObject)
 
-/* Takes @record (id, source, options, boot id filled in) and @package_fd
- * (FILE mode, else -1). @config and @store must outlive the job. */
-FotaJob *fota_job_new(JobRecord *record, int package_fd, Modem *modem, const FotadConfig *config,
-                      JobStore *store);
+/* Persists @record; FALSE when it could not (the caller logs and retries). */
+typedef gboolean (*FotaJobSaveFunc)(const JobRecord *record, gpointer user_data);
 
-/* A new job: preparing, then AT+QFOTADL. */
+/* Takes @record (id, source, options, boot id filled in) and @package_fd
+ * (FILE mode, else -1). @config must outlive the job. */
+FotaJob *fota_job_new(JobRecord *record, int package_fd, Modem *modem, const FotadConfig *config,
+                      FotaJobSaveFunc save, gpointer save_data);
+
+/* A new job: waits for the modem's port, prepares, sends AT+QFOTADL. */
 void fota_job_start(FotaJob *self);
 
 /* A job loaded from the store, not final: decide from its state, its
  * progress flags and whether the host rebooted (@boot_id differs from the
- * record's) whether to follow it, wait for the modem and verify, or fail it
- * honestly. */
+ * record's) whether to follow it, or wait for the modem and conclude from
+ * its revision. */
 void fota_job_resume(FotaJob *self, const char *boot_id);
 
 /* FOTA_DBUS_ERROR_NOT_CANCELLABLE after the modem took the whole package. */

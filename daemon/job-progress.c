@@ -83,6 +83,32 @@ job_progress_revision_changed(const JobRecord *record, const char *revision)
 	return record->from_revision != NULL && !g_str_equal(revision, record->from_revision);
 }
 
+char *
+job_progress_unchanged_message(const JobRecord *record, const char *revision)
+{
+	if (record->options.expected_revision != NULL)
+		return g_strdup_printf("modem reports %s, expected %s", revision,
+		                       record->options.expected_revision);
+	return g_strdup_printf("modem still reports %s after the update (was %s)", revision,
+	                       record->from_revision ? record->from_revision : "unknown");
+}
+
+void
+job_progress_interrupted(JobRecord *record, const char *cause, const char *revision, gint64 now_us)
+{
+	g_autofree char *message = NULL;
+
+	g_free(record->to_revision);
+	record->to_revision = g_strdup(revision);
+	message = g_strdup_printf("%s %s; the modem still runs %s, so nothing was changed; safe "
+	                          "to start again",
+	                          record->accepted ? "the download was interrupted by"
+	                                           : "interrupted before the modem accepted the "
+	                                             "job, by",
+	                          cause, revision);
+	job_progress_fail(record, FOTA_DBUS_ERROR_DOWNLOAD_FAILED, JOB_UNSET, message, now_us);
+}
+
 void
 job_progress_verify(JobRecord *record, const char *revision, gint64 now_us)
 {
@@ -91,15 +117,9 @@ job_progress_verify(JobRecord *record, const char *revision, gint64 now_us)
 
 	g_free(record->to_revision);
 	record->to_revision = g_strdup(revision);
-	if (expected != NULL && !g_str_equal(revision, expected)) {
-		message = g_strdup_printf("modem reports %s, expected %s", revision, expected);
-		job_progress_fail(record, FOTA_DBUS_ERROR_VERIFY_FAILED, JOB_UNSET, message,
-		                  now_us);
-		return;
-	}
-	if (expected == NULL && !job_progress_revision_changed(record, revision)) {
-		message = g_strdup_printf("modem still reports %s after the update (was %s)",
-		                          revision, record->from_revision);
+	if ((expected != NULL && !g_str_equal(revision, expected)) ||
+	    (expected == NULL && !job_progress_revision_changed(record, revision))) {
+		message = job_progress_unchanged_message(record, revision);
 		job_progress_fail(record, FOTA_DBUS_ERROR_VERIFY_FAILED, JOB_UNSET, message,
 		                  now_us);
 		return;
@@ -255,4 +275,14 @@ job_progress_apply(JobRecord *record, const QindFota *qind, gint64 now_us)
 	default:
 		return apply_download_stage(record, qind, now_us);
 	}
+}
+
+void
+job_progress_unreadable(JobRecord *record, const char *reason, gint64 now_us)
+{
+	g_autofree char *message = g_strdup_printf("job record unreadable: %s", reason);
+
+	g_free(record->id);
+	record->id = g_strdup("");
+	job_progress_fail(record, FOTA_DBUS_ERROR_UPGRADE_FAILED, JOB_UNSET, message, now_us);
 }

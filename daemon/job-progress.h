@@ -41,9 +41,25 @@ void job_progress_cancel(JobRecord *record, const char *message, gint64 now_us);
  * concludes: succeeded, or failed with VerifyFailed. Sets to_revision. */
 void job_progress_verify(JobRecord *record, const char *revision, gint64 now_us);
 
+/* Why a revision read after the job means the upgrade did not take:
+ * "modem reports X, expected Y" or "modem still reports X after the update
+ * (was Y)". */
+char *job_progress_unchanged_message(const JobRecord *record, const char *revision);
+
+/* Ends a job whose download was cut short by @cause ("a daemon restart",
+ * "the modem rebooting") while the modem still runs @revision (its old
+ * firmware): DownloadFailed, safe to start again. */
+void job_progress_interrupted(JobRecord *record, const char *cause, const char *revision,
+                              gint64 now_us);
+
 /* Whether a revision read after a mode-0 reboot shows the update already
  * happened (differs from from-revision, or equals expected-revision). */
 gboolean job_progress_revision_changed(const JobRecord *record, const char *revision);
+
+/* The verdict on a record that could not be read (@reason names the file
+ * it was moved to): an outcome nobody knows is reported as UpgradeFailed,
+ * never as "no job". */
+void job_progress_unreadable(JobRecord *record, const char *reason, gint64 now_us);
 
 /* "HTTP" / "HTTPS" / "FTP" / "File": how messages name the download. */
 const char *job_progress_source_label(FotaSourceKind kind);

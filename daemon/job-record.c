@@ -118,6 +118,7 @@ job_record_free(JobRecord *record)
 	g_free(record->message);
 	g_free(record->from_revision);
 	g_free(record->to_revision);
+	g_free(record->sent_sha256);
 	g_free(record->boot_id);
 	g_free(record->port);
 	g_free(record);
@@ -137,6 +138,7 @@ job_record_copy(const JobRecord *record)
 	copy->message = g_strdup(record->message);
 	copy->from_revision = g_strdup(record->from_revision);
 	copy->to_revision = g_strdup(record->to_revision);
+	copy->sent_sha256 = g_strdup(record->sent_sha256);
 	copy->boot_id = g_strdup(record->boot_id);
 	copy->port = g_strdup(record->port);
 	return copy;

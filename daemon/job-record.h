@@ -73,8 +73,9 @@ typedef struct {
 	gint64 finished_us;    /* 0 until final */
 	gint64 state_since_us; /* g_get_real_time() when state was entered */
 
-	char *boot_id; /* 32 hex digits: the host boot the record was written in */
-	char *port;    /* the port's identity: a path, or "usb:<vid>:<pid>:<devpath>" */
+	char *boot_id;     /* 32 hex digits: the host boot the record was written in */
+	char *port;        /* the port's identity: a path, or "usb:<vid>:<pid>:<devpath>" */
+	char *sent_sha256; /* FILE mode: sha256 of the bytes the modem was given, once all were */
 } JobRecord;
 
 void job_options_clear(JobOptions *options);

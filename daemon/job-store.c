@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "job-store.h"
 
+#include "fota-limits.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +29,7 @@ G_DEFINE_QUARK(job-store-error-quark, job_store_error)
 /* 2200-01-01 in µs: a later timestamp is a broken clock or a broken file,
  * not a job anyone started. */
 #define MAX_TIME_US   G_GINT64_CONSTANT(7258118400000000)
-#define MAX_FILE_SIZE (G_GUINT64_CONSTANT(4) << 30)
+#define MAX_FILE_SIZE FOTA_PACKAGE_MAX
 #define MAX_URL       255
 #define MAX_MESSAGE   512
 #define MAX_APN       100 /* 3GPP TS 23.003 */
@@ -230,6 +232,7 @@ static const Field fields[] = {
         NUMBER(GROUP_JOB, "state-since", FIELD_TIME, REQ, state_since_us, 1, MAX_TIME_US, 0),
         STRING(GROUP_JOB, "boot-id", 0, boot_id, check_boot_id),
         STRING(GROUP_JOB, "port", 0, port, check_port),
+        STRING(GROUP_JOB, "sent-sha256", 0, sent_sha256, check_sha256),
         STRING(GROUP_OPTIONS, "expected-revision", 0, options.expected_revision, check_revision),
         STRING(GROUP_OPTIONS, "sha256", 0, options.sha256, check_sha256),
         NUMBER(GROUP_OPTIONS, "cid", FIELD_INT, 0, options.cid, 1, 16, JOB_UNSET),

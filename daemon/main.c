@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "dbus-service.h"
+#include "job-manager.h"
 #include "job-store.h"
 #include "modem.h"
 
@@ -28,7 +29,9 @@ typedef struct {
 	GBusType bus_type;
 	Modem *modem;
 	JobStore *store;
+	JobManager *manager;
 	FotaService *service;
+	FotaState announced_state;
 	gboolean name_owned;
 	int exit_code;
 } Daemon;
@@ -132,7 +135,7 @@ on_name_acquired(GDBusConnection *connection, const char *name, gpointer user_da
 	/* Only the name's owner may touch the modem or the job record: a
 	 * second instance must not disturb a running upgrade. The stored job
 	 * first, so that a resumed job sees the modem's first "ready". */
-	fota_service_load_job(d->service);
+	job_manager_load(d->manager);
 	modem_start(d->modem);
 	g_message("Owning %s on the %s bus", name,
 	          d->bus_type == G_BUS_TYPE_SESSION ? "session" : "system");
@@ -157,6 +160,31 @@ on_name_lost(GDBusConnection *connection, const char *name, gpointer user_data)
 	g_main_loop_quit(d->loop);
 }
 
+/* systemctl status shows the job's state. */
+static void
+notify_status(JobManager *manager, gpointer user_data)
+{
+	Daemon *d = user_data;
+	const JobRecord *r = job_manager_get_record(manager);
+	gboolean final = fota_state_is_final(r->state);
+
+	if (r->state == d->announced_state)
+		return;
+	d->announced_state = r->state;
+	sd_notifyf(0, "STATUS=Job %s: %s%s%s", r->id, fota_state_to_string(r->state),
+	           final && r->message ? ": " : "", final && r->message ? r->message : "");
+}
+
+/* Configuration is read once at start; a reload would have to re-open the
+ * modem under a running job. Say so rather than die (SIGHUP's default). */
+static gboolean
+on_hangup(gpointer user_data)
+{
+	g_message("SIGHUP ignored: the configuration is read at start; restart the daemon to "
+	          "apply changes (a running job is resumed)");
+	return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 on_terminate(gpointer user_data)
 {
@@ -172,7 +200,7 @@ static int
 run(Daemon *d, const char *boot_id)
 {
 	guint owner;
-	guint sigterm, sigint;
+	guint sigterm, sigint, sighup;
 
 	if (g_mkdir_with_parents(d->config->state_dir, 0700) < 0) {
 		g_printerr("quectel-fotad: cannot create state directory %s: %s\n",
@@ -182,18 +210,26 @@ run(Daemon *d, const char *boot_id)
 	d->loop = g_main_loop_new(NULL, FALSE);
 	d->store = job_store_new(d->config->state_dir);
 	d->modem = modem_new(d->config);
-	d->service = fota_service_new(d->config, d->modem, d->store, boot_id);
+	d->manager = job_manager_new(d->config, d->modem, d->store, boot_id);
+	d->service = fota_service_new(d->manager, d->modem);
+	g_signal_connect(d->manager, "progress", G_CALLBACK(notify_status), d);
+	g_signal_connect(d->manager, "finished", G_CALLBACK(notify_status), d);
 	sigterm = g_unix_signal_add(SIGTERM, on_terminate, d);
 	sigint = g_unix_signal_add(SIGINT, on_terminate, d);
+	sighup = g_unix_signal_add(SIGHUP, on_hangup, d);
 	owner = g_bus_own_name(d->bus_type, FOTA_SERVICE_NAME, G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
 	                       on_bus_acquired, on_name_acquired, on_name_lost, d, NULL);
 	g_main_loop_run(d->loop);
 
-	fota_service_persist(d->service);
+	if (!job_manager_persist(d->manager))
+		g_warning("Stopping with the job record not saved: %s",
+		          job_manager_get_storage_error(d->manager));
 	g_bus_unown_name(owner);
 	g_source_remove(sigterm);
 	g_source_remove(sigint);
+	g_source_remove(sighup);
 	g_clear_pointer(&d->service, fota_service_free);
+	g_clear_object(&d->manager);
 	g_clear_object(&d->modem);
 	g_clear_pointer(&d->store, job_store_free);
 	g_clear_pointer(&d->loop, g_main_loop_unref);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "modem-finder.h"
+#include "qind-parse.h"
 #include "serial-port.h"
 
 G_DEFINE_QUARK(modem - error - quark, modem_error)
@@ -20,6 +21,9 @@ G_DEFINE_QUARK(modem - error - quark, modem_error)
  * last lines (FILEEND, END) to read before its hang-up; give it this long
  * before dropping it regardless. */
 #define VANISH_GRACE_MS 500
+/* After data mode, an "AT" that is not answered may itself have been
+ * counted as package bytes: wait the idle time again, this often at most. */
+#define DATA_MODE_CHECKS 3
 
 enum { SIGNAL_READY, SIGNAL_LOST, SIGNAL_URC, N_SIGNALS };
 static guint signals[N_SIGNALS];
@@ -33,9 +37,20 @@ struct _Modem {
 	GCancellable *cancellable; /* cancelled when the channel is dropped */
 	char *path;                /* of the open channel */
 	char *identity;
+	char *open_error;       /* why the last open failed, NULL after a success */
 	gboolean opened_before; /* the first open at daemon start skips the settle wait */
 	gboolean ready;
+	gboolean probing; /* the modem's own settle, probe and identification run */
 	ModemInfo *info;
+
+	gpointer holder; /* who holds the port's lease, NULL when free */
+	GQueue waiters;  /* GTask*: modem_acquire() calls in order */
+
+	gboolean data_mode;     /* the modem may take what we send as package bytes */
+	gint64 last_write_us;   /* monotonic: our last byte while in data mode */
+	guint data_mode_id;     /* the idle wait */
+	gboolean data_checking; /* the "AT" that ends data mode is on the wire */
+	guint data_checks;
 
 	guint open_attempts;
 	guint open_retry_id;
@@ -48,6 +63,8 @@ struct _Modem {
 G_DEFINE_TYPE(Modem, modem, G_TYPE_OBJECT)
 
 static void modem_probe(Modem *self);
+static void grant_next(Modem *self);
+static void data_mode_arm(Modem *self);
 
 void
 modem_info_free(ModemInfo *info)
@@ -268,18 +285,17 @@ identify_next(GTask *task)
 	                   identify_reply, task);
 }
 
-void
-modem_identify(Modem *self, GCancellable *cancellable, GAsyncReadyCallback callback,
-               gpointer user_data)
+/* ATE0, ATI, [AT+QGMR], AT+CGSN, AT+QFOTADL=? on the current channel. Only
+ * the modem itself (its boot probe) and a lease holder call this. */
+static void
+identify(Modem *self, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
 	GTask *task = g_task_new(self, cancellable, callback, user_data);
 	IdentifyData *data;
 
-	g_task_set_source_tag(task, modem_identify);
 	if (self->channel == NULL) {
-		g_task_return_new_error(task, MODEM_ERROR, MODEM_ERROR_ABSENT,
-		                        "no modem port found%s%s", self->config->port ? ": " : "",
-		                        self->config->port ? self->config->port : "");
+		g_autofree char *why = modem_describe_absence(self);
+		g_task_return_new_error(task, MODEM_ERROR, MODEM_ERROR_ABSENT, "%s", why);
 		g_object_unref(task);
 		return;
 	}
@@ -293,31 +309,481 @@ modem_identify(Modem *self, GCancellable *cancellable, GAsyncReadyCallback callb
 	identify_next(task);
 }
 
-static void
-modem_set_info(Modem *self, const ModemInfo *info)
+static ModemInfo *
+identify_finish(GAsyncResult *result, GError **error)
 {
+	return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/* A successful identification of the current channel: cache it, and the
+ * modem is ready (also after the boot probe gave up). */
+static void
+identified_as(Modem *self, const ModemInfo *info)
+{
+	if (g_strcmp0(info->port, self->path) != 0)
+		return; /* an older channel's answer */
 	modem_info_free(self->info);
 	self->info = modem_info_copy(info);
+	if (self->ready)
+		return;
+	g_message("Modem: %s %s revision %s IMEI %s on %s", info->manufacturer, info->model,
+	          info->revision, info->imei, info->port);
+	self->ready = TRUE;
+	g_signal_emit(self, signals[SIGNAL_READY], 0);
+}
+
+/* ---- the lease ---- */
+
+typedef struct {
+	gpointer owner;
+	gboolean fail_if_absent;
+} Waiter;
+
+static void
+fail_absent_waiters(Modem *self)
+{
+	g_autofree char *why = modem_describe_absence(self);
+	GList *l = self->waiters.head;
+
+	while (l != NULL) {
+		GList *next = l->next;
+		GTask *task = l->data;
+		Waiter *w = g_task_get_task_data(task);
+
+		if (w->fail_if_absent) {
+			g_queue_delete_link(&self->waiters, l);
+			g_task_return_new_error(task, MODEM_ERROR, MODEM_ERROR_ABSENT, "%s", why);
+			g_object_unref(task);
+		}
+		l = next;
+	}
+}
+
+static void
+grant_next(Modem *self)
+{
+	GTask *task;
+
+	if (self->holder != NULL || self->data_mode || self->probing)
+		return;
+	if (self->channel == NULL) {
+		fail_absent_waiters(self);
+		return;
+	}
+	while ((task = g_queue_pop_head(&self->waiters)) != NULL) {
+		Waiter *w = g_task_get_task_data(task);
+
+		if (g_task_return_error_if_cancelled(task)) {
+			g_object_unref(task);
+			continue;
+		}
+		self->holder = w->owner;
+		g_task_return_boolean(task, TRUE);
+		g_object_unref(task);
+		return;
+	}
+}
+
+const char *
+modem_busy_reason(Modem *self)
+{
+	if (self->channel == NULL)
+		return "waiting for the modem's port";
+	if (self->data_mode)
+		return "waiting for the modem to leave FILE data mode (FILEEND, or "
+		       "file-idle-timeout without a byte)";
+	if (self->probing)
+		return "waiting for the modem to finish booting and be identified";
+	if (self->holder != NULL)
+		return "waiting for another user of the modem's port";
+	return NULL;
+}
+
+void
+modem_acquire(Modem *self, gpointer owner, gboolean fail_if_absent, GCancellable *cancellable,
+              GAsyncReadyCallback callback, gpointer user_data)
+{
+	GTask *task = g_task_new(self, cancellable, callback, user_data);
+	Waiter *w = g_new0(Waiter, 1);
+
+	g_return_if_fail(owner != NULL && owner != self->holder);
+	w->owner = owner;
+	w->fail_if_absent = fail_if_absent;
+	g_task_set_task_data(task, w, g_free);
+	g_queue_push_tail(&self->waiters, task);
+	grant_next(self);
+}
+
+gboolean
+modem_acquire_finish(Modem *self, GAsyncResult *result, GError **error)
+{
+	return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+void
+modem_release(Modem *self, gpointer owner)
+{
+	if (owner == NULL || self->holder != owner)
+		return;
+	self->holder = NULL;
+	if (self->data_mode)
+		data_mode_arm(self);
+	grant_next(self);
+}
+
+gboolean
+modem_holds(Modem *self, gpointer owner)
+{
+	return owner != NULL && self->holder == owner;
+}
+
+static gboolean
+check_holder(Modem *self, gpointer owner, const char *what, GError **error)
+{
+	if (!modem_holds(self, owner)) {
+		g_set_error(error, MODEM_ERROR, MODEM_ERROR_NOT_HOLDER,
+		            "cannot send %s: the caller does not hold the modem's port", what);
+		return FALSE;
+	}
+	if (self->channel == NULL) {
+		g_autofree char *why = modem_describe_absence(self);
+		g_set_error(error, MODEM_ERROR, MODEM_ERROR_ABSENT, "cannot send %s: %s", what,
+		            why);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+command_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	GError *error = NULL;
+	AtResponse *response = at_channel_command_finish(AT_CHANNEL(source), result, &error);
+
+	if (response != NULL)
+		g_task_return_pointer(task, response, (GDestroyNotify)at_response_free);
+	else
+		g_task_return_error(task, error);
+}
+
+void
+modem_command(Modem *self, gpointer owner, const char *command, GCancellable *cancellable,
+              GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+	GError *error = NULL;
+
+	if (!check_holder(self, owner, command, &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+	at_channel_command(self->channel, command, self->config->timeouts.command_ms, cancellable,
+	                   command_done, g_steal_pointer(&task));
+}
+
+AtResponse *
+modem_command_finish(Modem *self, GAsyncResult *result, GError **error)
+{
+	return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/* ---- data mode ---- */
+
+static void data_mode_check(Modem *self);
+
+static void
+data_mode_end(Modem *self, const char *why)
+{
+	if (!self->data_mode)
+		return;
+	g_message("Modem: out of FILE data mode (%s)", why);
+	self->data_mode = FALSE;
+	self->data_checking = FALSE;
+	self->data_checks = 0;
+	g_clear_handle_id(&self->data_mode_id, g_source_remove);
+}
+
+/* After data mode the modem is known to listen again: identify it if the
+ * boot probe never could (daemon start), then serve the waiters. */
+static void
+data_mode_over(Modem *self, const char *why)
+{
+	data_mode_end(self, why);
+	if (!self->ready && self->channel != NULL && !self->probing) {
+		self->probing = TRUE;
+		modem_probe(self);
+		return;
+	}
+	grant_next(self);
+}
+
+static void
+data_check_reply(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	Modem *self = user_data; /* alive: the cancellable dies with the channel or us */
+	g_autoptr(AtResponse) response = NULL;
+	g_autoptr(GError) error = NULL;
+
+	response = at_channel_command_finish(AT_CHANNEL(source), result, &error);
+	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+	    g_error_matches(error, AT_ERROR, AT_ERROR_CLOSED) ||
+	    g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST) || !self->data_checking)
+		return;
+	self->data_checking = FALSE;
+	if (error == NULL) {
+		data_mode_over(self, "AT answered OK");
+		return;
+	}
+	if (++self->data_checks < DATA_MODE_CHECKS) {
+		g_message("Modem: no OK to AT after data mode (%s); waiting again", error->message);
+		self->last_write_us = g_get_monotonic_time();
+		data_mode_arm(self);
+		return;
+	}
+	g_warning("Modem: no OK to AT after data mode, %u tries (%s); probing as after a boot",
+	          self->data_checks, error->message);
+	data_mode_end(self, "given up");
+	self->probing = TRUE;
+	modem_probe(self);
+}
+
+static void
+data_mode_check(Modem *self)
+{
+	g_clear_handle_id(&self->data_mode_id, g_source_remove);
+	if (self->channel == NULL || self->data_checking)
+		return;
+	self->data_checking = TRUE;
+	at_channel_command(self->channel, "AT", self->config->timeouts.command_ms,
+	                   self->cancellable, data_check_reply, self);
+}
+
+static gboolean
+data_mode_idle(gpointer user_data)
+{
+	Modem *self = user_data;
+
+	self->data_mode_id = 0;
+	g_message("Modem: nothing sent for %g s; checking that the modem left FILE data mode",
+	          self->config->timeouts.file_idle_ms / 1000.0);
+	data_mode_check(self);
+	return G_SOURCE_REMOVE;
+}
+
+/* Waits out the modem's FILE idle timeout, counted from our last byte. The
+ * holder's own job follows the modem's URCs instead. */
+static void
+data_mode_arm(Modem *self)
+{
+	gint64 idle_ms = (g_get_monotonic_time() - self->last_write_us) / 1000;
+	gint64 left_ms = (gint64)self->config->timeouts.file_idle_ms - MAX(0, idle_ms);
+
+	if (!self->data_mode || self->holder != NULL || self->channel == NULL ||
+	    self->data_checking)
+		return;
+	g_clear_handle_id(&self->data_mode_id, g_source_remove);
+	g_message("Modem: the modem may still be in FILE data mode; sending nothing for up to "
+	          "%.1f s (until its FILEEND)",
+	          MAX(0, left_ms) / 1000.0);
+	self->data_mode_id =
+	        g_timeout_add((guint)CLAMP(left_ms, 0, G_MAXUINT), data_mode_idle, self);
+}
+
+void
+modem_begin_data_mode(Modem *self)
+{
+	self->data_mode = TRUE;
+	self->data_checks = 0;
+	self->last_write_us = g_get_monotonic_time();
+	data_mode_arm(self);
+}
+
+gboolean
+modem_in_data_mode(Modem *self)
+{
+	return self->data_mode;
+}
+
+static void
+data_mode_on_urc(Modem *self, const char *line)
+{
+	QindFota qind;
+
+	if (!self->data_mode || qind_fota_parse(line, &qind) != QIND_OK ||
+	    qind.kind != QIND_STAGE_FILEEND)
+		return;
+	if (self->holder != NULL) {
+		/* the holder's job goes on with the modem's verdict */
+		data_mode_end(self, line);
+		return;
+	}
+	data_mode_check(self);
+}
+
+/* ---- the package ---- */
+
+typedef struct {
+	Modem *modem;
+	AtStreamProgressFunc progress;
+	gpointer progress_data;
+	guint64 sent;
+	char *sent_sha256;
+} StreamCall;
+
+static void
+stream_call_free(StreamCall *call)
+{
+	g_free(call->sent_sha256);
+	g_free(call);
+}
+
+static void
+stream_progress(guint64 sent, guint64 total, gpointer user_data)
+{
+	StreamCall *call = user_data;
+
+	call->modem->last_write_us = g_get_monotonic_time();
+	if (call->progress != NULL)
+		call->progress(sent, total, call->progress_data);
+}
+
+static void
+stream_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	StreamCall *call = g_task_get_task_data(task);
+	GError *error = NULL;
+
+	call->modem->last_write_us = g_get_monotonic_time();
+	if (at_channel_stream_finish(AT_CHANNEL(source), result, &call->sent, &call->sent_sha256,
+	                             &error))
+		g_task_return_boolean(task, TRUE);
+	else
+		g_task_return_error(task, error);
+}
+
+void
+modem_stream(Modem *self, gpointer owner, const AtStreamSource *source,
+             AtStreamProgressFunc progress, gpointer progress_data, GCancellable *cancellable,
+             GAsyncReadyCallback callback, gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+	StreamCall *call = g_new0(StreamCall, 1);
+	GError *error = NULL;
+
+	call->modem = self;
+	call->progress = progress;
+	call->progress_data = progress_data;
+	g_task_set_task_data(task, call, (GDestroyNotify)stream_call_free);
+	if (!check_holder(self, owner, "the package", &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+	self->last_write_us = g_get_monotonic_time();
+	at_channel_stream(self->channel, source, stream_progress, call, cancellable, stream_done,
+	                  g_steal_pointer(&task));
+}
+
+gboolean
+modem_stream_finish(Modem *self, GAsyncResult *result, guint64 *sent, char **sent_sha256,
+                    GError **error)
+{
+	StreamCall *call = g_task_get_task_data(G_TASK(result));
+
+	if (sent != NULL)
+		*sent = call->sent;
+	if (sent_sha256 != NULL)
+		*sent_sha256 = g_steal_pointer(&call->sent_sha256);
+	return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/* ---- identity ---- */
+
+static void
+holder_identified(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	GError *error = NULL;
+	ModemInfo *info = identify_finish(result, &error);
+
+	if (info == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	identified_as(g_task_get_source_object(task), info);
+	g_task_return_pointer(task, info, (GDestroyNotify)modem_info_free);
+}
+
+void
+modem_identify(Modem *self, gpointer owner, GCancellable *cancellable, GAsyncReadyCallback callback,
+               gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
+	GError *error = NULL;
+
+	if (!check_holder(self, owner, "the identification", &error)) {
+		g_task_return_error(task, error);
+		return;
+	}
+	identify(self, cancellable, holder_identified, g_steal_pointer(&task));
 }
 
 ModemInfo *
 modem_identify_finish(Modem *self, GAsyncResult *result, GError **error)
 {
-	IdentifyData *data = g_task_get_task_data(G_TASK(result));
-	ModemInfo *info = g_task_propagate_pointer(G_TASK(result), error);
+	return g_task_propagate_pointer(G_TASK(result), error);
+}
 
-	if (info == NULL)
-		return NULL;
-	modem_set_info(self, info);
-	/* Any identification of the current channel makes the modem ready,
-	 * also one asked for by GetModemInfo after the boot probe gave up. */
-	if (!self->ready && data != NULL && data->channel == self->channel) {
-		g_message("Modem: %s %s revision %s IMEI %s on %s", info->manufacturer, info->model,
-		          info->revision, info->imei, info->port);
-		self->ready = TRUE;
-		g_signal_emit(self, signals[SIGNAL_READY], 0);
+static void
+query_identified(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	GError *error = NULL;
+	ModemInfo *info = modem_identify_finish(FOTA_MODEM(source), result, &error);
+
+	modem_release(FOTA_MODEM(source), task);
+	if (info != NULL)
+		g_task_return_pointer(task, info, (GDestroyNotify)modem_info_free);
+	else
+		g_task_return_error(task, error);
+}
+
+static void
+query_acquired(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(GTask) task = user_data;
+	Modem *self = FOTA_MODEM(source);
+	GError *error = NULL;
+
+	if (!modem_acquire_finish(self, result, &error)) {
+		g_task_return_error(task, error);
+		return;
 	}
-	return info;
+	modem_identify(self, task, g_task_get_cancellable(task), query_identified,
+	               g_object_ref(task));
+}
+
+void
+modem_query_info(Modem *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                 gpointer user_data)
+{
+	GTask *task = g_task_new(self, cancellable, callback, user_data);
+
+	/* A job holds the port: answer from what was read before it. */
+	if (self->holder != NULL && self->info != NULL) {
+		g_task_return_pointer(task, modem_info_copy(self->info),
+		                      (GDestroyNotify)modem_info_free);
+		g_object_unref(task);
+		return;
+	}
+	modem_acquire(self, task, TRUE, cancellable, query_acquired, task);
+}
+
+ModemInfo *
+modem_query_info_finish(Modem *self, GAsyncResult *result, GError **error)
+{
+	return g_task_propagate_pointer(G_TASK(result), error);
 }
 
 /* ---- channel lifecycle ---- */
@@ -328,6 +794,7 @@ clear_timers(Modem *self)
 	g_clear_handle_id(&self->quiet_id, g_source_remove);
 	g_clear_handle_id(&self->open_retry_id, g_source_remove);
 	g_clear_handle_id(&self->vanish_id, g_source_remove);
+	g_clear_handle_id(&self->data_mode_id, g_source_remove);
 	self->settling = FALSE;
 }
 
@@ -346,7 +813,18 @@ modem_drop_channel(Modem *self, const char *why)
 	g_clear_pointer(&self->path, g_free);
 	g_clear_pointer(&self->identity, g_free);
 	self->ready = FALSE;
+	self->probing = FALSE;
+	self->data_checking = FALSE;
 	g_signal_emit(self, signals[SIGNAL_LOST], 0);
+	fail_absent_waiters(self);
+}
+
+/* The boot probe is over, one way or the other. */
+static void
+probe_over(Modem *self)
+{
+	self->probing = FALSE;
+	grant_next(self);
 }
 
 static void
@@ -356,10 +834,14 @@ identified(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(ModemInfo) info = NULL;
 	g_autoptr(GError) error = NULL;
 
-	info = modem_identify_finish(self, result, &error);
-	if (info != NULL || g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
-		return; /* ready, or the port went away meanwhile and "lost" was emitted */
-	g_warning("Modem: identification failed: %s", error->message);
+	info = identify_finish(result, &error);
+	if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
+		return; /* the port went away meanwhile and "lost" was emitted */
+	if (info != NULL)
+		identified_as(self, info);
+	else
+		g_warning("Modem: identification failed: %s", error->message);
+	probe_over(self);
 }
 
 static gboolean
@@ -382,7 +864,7 @@ probe_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 	    g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST))
 		return;
 	if (error == NULL) {
-		modem_identify(self, self->cancellable, identified, NULL);
+		identify(self, self->cancellable, identified, NULL);
 		return;
 	}
 	if (g_get_monotonic_time() < self->settle_end_us) {
@@ -393,6 +875,7 @@ probe_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 	}
 	g_warning("Modem: %s does not answer AT within %.1f s: %s", self->path,
 	          self->config->timeouts.boot_settle_ms / 1000.0, error->message);
+	probe_over(self);
 }
 
 static void
@@ -426,6 +909,17 @@ settle_arm(Modem *self)
 	self->quiet_id = g_timeout_add(CLAMP(left_ms, 0, (gint64)gap), settle_quiet, self);
 }
 
+/* A fresh boot of the modem: wait for its boot URCs to settle, then probe. */
+static void
+settle_begin(Modem *self)
+{
+	data_mode_end(self, "the modem rebooted");
+	self->probing = TRUE;
+	self->settling = TRUE;
+	self->settle_end_us = g_get_monotonic_time() + self->config->timeouts.boot_settle_ms * 1000;
+	settle_arm(self);
+}
+
 static void
 modem_lost_under_us(Modem *self)
 {
@@ -433,9 +927,7 @@ modem_lost_under_us(Modem *self)
 	g_message("Modem: rebooted (RDY) on %s", self->path);
 	self->ready = FALSE;
 	g_signal_emit(self, signals[SIGNAL_LOST], 0);
-	self->settling = TRUE;
-	self->settle_end_us = g_get_monotonic_time() + self->config->timeouts.boot_settle_ms * 1000;
-	settle_arm(self);
+	settle_begin(self);
 }
 
 static void
@@ -454,6 +946,7 @@ on_urc(AtChannel *channel, const char *line, gpointer user_data)
 	} else if (self->ready && g_str_equal(line, "RDY")) {
 		modem_lost_under_us(self);
 	}
+	data_mode_on_urc(self, line);
 	g_signal_emit(self, signals[SIGNAL_URC], 0, line);
 }
 
@@ -486,17 +979,22 @@ modem_attach(Modem *self, int fd, const char *path, const char *identity)
 	self->identity = g_strdup(identity ? identity : path);
 	g_signal_connect(self->channel, "urc", G_CALLBACK(on_urc), self);
 	g_signal_connect(self->channel, "port-lost", G_CALLBACK(on_port_lost), self);
-	self->settle_end_us = g_get_monotonic_time() + self->config->timeouts.boot_settle_ms * 1000;
 	g_message("Modem: opened %s (%s flow control)", path,
 	          serial_flow_to_string(self->config->flow));
-	if (!self->opened_before) {
-		/* At daemon start the modem has usually been up for long. */
-		self->opened_before = TRUE;
-		modem_probe(self);
+	if (self->opened_before) {
+		settle_begin(self);
 		return;
 	}
-	self->settling = TRUE;
-	settle_arm(self);
+	/* At daemon start the modem has usually been up for long; but it may
+	 * still be counting an interrupted package's bytes. */
+	self->opened_before = TRUE;
+	self->settle_end_us = g_get_monotonic_time() + self->config->timeouts.boot_settle_ms * 1000;
+	if (self->data_mode) {
+		data_mode_arm(self);
+		return;
+	}
+	self->probing = TRUE;
+	modem_probe(self);
 }
 
 static gboolean
@@ -512,14 +1010,17 @@ modem_try_open(Modem *self)
 		return FALSE;
 	fd = serial_port_open(path, self->config->baud, self->config->flow, &error);
 	if (fd < 0) {
+		g_free(self->open_error);
+		self->open_error = g_strdup(error->message);
 		if (++self->open_attempts < max_attempts && self->open_retry_id == 0) {
 			g_debug("Modem: cannot open %s yet: %s", path, error->message);
 			self->open_retry_id = g_timeout_add(OPEN_RETRY_MS, open_retry, self);
 		} else {
-			g_warning("Modem: cannot open %s: %s", path, error->message);
+			g_warning("Modem: %s", error->message);
 		}
 		return FALSE;
 	}
+	g_clear_pointer(&self->open_error, g_free);
 	self->open_attempts = 0;
 	modem_attach(self, fd, path, identity);
 	return TRUE;
@@ -568,16 +1069,10 @@ modem_start(Modem *self)
 	self->finder = modem_finder_new(&fc);
 	g_signal_connect(self->finder, "port-appeared", G_CALLBACK(on_port_appeared), self);
 	g_signal_connect(self->finder, "port-vanished", G_CALLBACK(on_port_vanished), self);
-	if (!modem_try_open(self) && self->open_retry_id == 0)
+	if (!modem_try_open(self) && self->open_retry_id == 0 && self->open_error == NULL)
 		g_message("Modem: no port yet%s%s; waiting for it",
 		          self->config->port ? " at " : "",
 		          self->config->port ? self->config->port : "");
-}
-
-AtChannel *
-modem_get_channel(Modem *self)
-{
-	return self->channel;
 }
 
 const ModemInfo *
@@ -590,6 +1085,21 @@ gboolean
 modem_is_ready(Modem *self)
 {
 	return self->ready;
+}
+
+gboolean
+modem_has_port(Modem *self)
+{
+	return self->channel != NULL;
+}
+
+char *
+modem_describe_absence(Modem *self)
+{
+	if (self->open_error != NULL)
+		return g_strdup(self->open_error);
+	return g_strdup_printf("no modem port found%s%s", self->config->port ? ": " : "",
+	                       self->config->port ? self->config->port : "");
 }
 
 Modem *
@@ -605,8 +1115,14 @@ static void
 modem_dispose(GObject *object)
 {
 	Modem *self = FOTA_MODEM(object);
+	GTask *task;
 
 	clear_timers(self);
+	while ((task = g_queue_pop_head(&self->waiters)) != NULL) {
+		g_task_return_new_error(task, MODEM_ERROR, MODEM_ERROR_ABSENT,
+		                        "the daemon is shutting down");
+		g_object_unref(task);
+	}
 	if (self->channel != NULL) {
 		g_cancellable_cancel(self->cancellable);
 		g_signal_handlers_disconnect_by_data(self->channel, self);
@@ -627,6 +1143,7 @@ modem_finalize(GObject *object)
 
 	g_free(self->path);
 	g_free(self->identity);
+	g_free(self->open_error);
 	modem_info_free(self->info);
 	G_OBJECT_CLASS(modem_parent_class)->finalize(object);
 }
@@ -649,4 +1166,5 @@ modem_class_init(ModemClass *klass)
 static void
 modem_init(Modem *self)
 {
+	g_queue_init(&self->waiters);
 }

@@ -7,11 +7,16 @@
 #include "at-parse.h"
 #include "config.h"
 
-/* The modem: follows its tty with ModemFinder, opens it (baud and flow
- * control from the config) into an AtChannel, lets the boot URCs settle and
- * identifies the modem (ATE0, ATI, AT+CGSN, AT+QFOTADL=?) after every
- * (re)open. When the tty goes away the channel is dropped and the modem
- * waits for the finder's "port-appeared"; nothing polls.
+/* The modem, and the only way to its AT port. It follows the tty with
+ * ModemFinder, opens it into an AtChannel, lets the boot URCs settle and
+ * identifies the modem after every (re)open.
+ *
+ * Port ownership: whoever sends commands or a package holds the port's
+ * lease (modem_acquire()); one holder at a time, the others wait in order.
+ * The lease is granted only while the modem is known to listen to AT
+ * commands: never while it may still count our bytes as a FILE package
+ * (data mode, see modem_begin_data_mode()), nor while the modem's own boot
+ * probe runs.
  *
  * Signals:
  *   "ready" ()                 identified after a (re)open; modem_get_info() is set
@@ -26,8 +31,9 @@ G_DECLARE_FINAL_TYPE(Modem, modem, FOTA, MODEM, GObject)
 #define MODEM_ERROR (modem_error_quark())
 GQuark modem_error_quark(void);
 typedef enum {
-	MODEM_ERROR_ABSENT,   /* no port */
-	MODEM_ERROR_IDENTIFY, /* the port is there but the modem does not answer sensibly */
+	MODEM_ERROR_ABSENT,     /* no port */
+	MODEM_ERROR_IDENTIFY,   /* the port is there but the modem does not answer sensibly */
+	MODEM_ERROR_NOT_HOLDER, /* a command from someone not holding the lease */
 } ModemError;
 
 typedef struct {
@@ -53,16 +59,61 @@ Modem *modem_new(const FotadConfig *config);
 /* Looks for the port now and follows it from then on. */
 void modem_start(Modem *self);
 
-/* The open channel, or NULL while the port is absent. Borrowed. */
-AtChannel *modem_get_channel(Modem *self);
-/* The last identification, or NULL when there was none yet. Borrowed:
- * replaced on the next identification. */
+/* The last successful identification, or NULL when there was none yet.
+ * Borrowed: replaced on the next successful one (a failed one keeps it). */
 const ModemInfo *modem_get_info(Modem *self);
 /* TRUE between "ready" and "lost". */
 gboolean modem_is_ready(Modem *self);
+/* Whether a tty is open. */
+gboolean modem_has_port(Modem *self);
+/* Why the port is not open, for messages: "no modem port found", or the
+ * last open error ("cannot open /dev/ttyUSB2: Device or resource busy"). */
+char *modem_describe_absence(Modem *self);
 
-/* Reads the identity again now (ATI, AT+CGSN, AT+QFOTADL=?), e.g. for
- * GetModemInfo; on success the cached info is replaced too. */
-void modem_identify(Modem *self, GCancellable *cancellable, GAsyncReadyCallback callback,
-                    gpointer user_data);
+/* ---- the lease ---- */
+
+/* Waits until @owner holds the port. With @fail_if_absent, fails with
+ * MODEM_ERROR_ABSENT when there is no port (now, or lost while waiting) or
+ * MODEM_ERROR_IDENTIFY when the boot probe gave up; without it, waits for
+ * the port to come back. */
+void modem_acquire(Modem *self, gpointer owner, gboolean fail_if_absent, GCancellable *cancellable,
+                   GAsyncReadyCallback callback, gpointer user_data);
+gboolean modem_acquire_finish(Modem *self, GAsyncResult *result, GError **error);
+/* Gives the port back (no-op unless @owner holds it). */
+void modem_release(Modem *self, gpointer owner);
+gboolean modem_holds(Modem *self, gpointer owner);
+/* Why a waiter waits, for its log line; NULL when the port is free. */
+const char *modem_busy_reason(Modem *self);
+
+/* One command for the holder. */
+void modem_command(Modem *self, gpointer owner, const char *command, GCancellable *cancellable,
+                   GAsyncReadyCallback callback, gpointer user_data);
+AtResponse *modem_command_finish(Modem *self, GAsyncResult *result, GError **error);
+
+/* The modem counts what follows as package bytes from now on (the holder is
+ * about to send AT+QFOTADL="FILE:..."). Until its FILEEND URC, or the port
+ * has carried nothing of ours for file-idle-timeout, nothing else is sent:
+ * after a release the next holder waits, then one "AT" must answer OK. A
+ * reboot of the modem ends data mode too. Also called at start-up when the
+ * job record says a package transfer was interrupted. */
+void modem_begin_data_mode(Modem *self);
+gboolean modem_in_data_mode(Modem *self);
+
+/* The package for the holder (see at_channel_stream()). */
+void modem_stream(Modem *self, gpointer owner, const AtStreamSource *source,
+                  AtStreamProgressFunc progress, gpointer progress_data, GCancellable *cancellable,
+                  GAsyncReadyCallback callback, gpointer user_data);
+gboolean modem_stream_finish(Modem *self, GAsyncResult *result, guint64 *sent, char **sent_sha256,
+                             GError **error);
+
+/* Reads the identity again for the holder (ATE0, ATI, [AT+QGMR], AT+CGSN,
+ * AT+QFOTADL=?); a success also replaces the cached info. */
+void modem_identify(Modem *self, gpointer owner, GCancellable *cancellable,
+                    GAsyncReadyCallback callback, gpointer user_data);
 ModemInfo *modem_identify_finish(Modem *self, GAsyncResult *result, GError **error);
+
+/* The identity for a caller outside any job (GetModemInfo): read now under
+ * a lease of its own, or the cached one while a job holds the port. */
+void modem_query_info(Modem *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                      gpointer user_data);
+ModemInfo *modem_query_info_finish(Modem *self, GAsyncResult *result, GError **error);

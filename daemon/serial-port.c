@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
@@ -98,6 +99,15 @@ serial_port_open(const char *path, guint baud, SerialFlow flow, GError **error)
 	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return open_error(path, errno, error);
+	/* TIOCEXCL does not stop a process with CAP_SYS_ADMIN (a second daemon
+	 * run as root): the advisory lock does, for every cooperating user. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+		g_set_error(error, SERIAL_PORT_ERROR, SERIAL_PORT_ERROR_BUSY,
+		            "%s is locked by another program (flock: %s)", path, g_strerror(err));
+		close(fd);
+		return -1;
+	}
 	if (ioctl(fd, TIOCEXCL) < 0) {
 		int err = errno;
 		g_set_error(error, SERIAL_PORT_ERROR, SERIAL_PORT_ERROR_CONFIG,

@@ -16,6 +16,8 @@ static const GDBusErrorEntry fota_dbus_error_entries[] = {
         {FOTA_DBUS_ERROR_DOWNLOAD_FAILED, "org.quectel.Fota1.Error.DownloadFailed"},
         {FOTA_DBUS_ERROR_UPGRADE_FAILED, "org.quectel.Fota1.Error.UpgradeFailed"},
         {FOTA_DBUS_ERROR_VERIFY_FAILED, "org.quectel.Fota1.Error.VerifyFailed"},
+        {FOTA_DBUS_ERROR_CANCELLED, "org.quectel.Fota1.Error.Cancelled"},
+        {FOTA_DBUS_ERROR_STORAGE_ERROR, "org.quectel.Fota1.Error.StorageError"},
 };
 
 G_STATIC_ASSERT(G_N_ELEMENTS(fota_dbus_error_entries) == FOTA_DBUS_ERROR_N_ERRORS);

@@ -17,9 +17,11 @@ typedef enum {
 	FOTA_DBUS_ERROR_DOWNLOAD_FAILED,
 	FOTA_DBUS_ERROR_UPGRADE_FAILED,
 	FOTA_DBUS_ERROR_VERIFY_FAILED,
+	FOTA_DBUS_ERROR_CANCELLED,     /* a Start call ended by Cancel before its job began */
+	FOTA_DBUS_ERROR_STORAGE_ERROR, /* the job record cannot be written */
 } FotaDBusError;
 
-#define FOTA_DBUS_ERROR_N_ERRORS (FOTA_DBUS_ERROR_VERIFY_FAILED + 1)
+#define FOTA_DBUS_ERROR_N_ERRORS (FOTA_DBUS_ERROR_STORAGE_ERROR + 1)
 
 #define FOTA_DBUS_ERROR (fota_dbus_error_quark())
 GQuark fota_dbus_error_quark(void);

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "config.h"
+#include "job-record.h"
+#include "job-store.h"
+#include "modem.h"
+
+/* The job lifecycle: checks a request before anything reaches the modem,
+ * writes a new job's record before the job starts, runs one job at a time,
+ * resumes a stored job, keeps the last finished one, and retries saves that
+ * failed. The bus adapter (dbus-service.c) only translates.
+ *
+ * Signals:
+ *   "progress" ()  the current record's state or percent changed
+ *   "finished" ()  the current job reached its final state
+ *   "loaded"   ()  job_manager_load() found the stored record (shown
+ *                  before a resumed job goes on)
+ */
+
+#define JOB_TYPE_MANAGER (job_manager_get_type())
+G_DECLARE_FINAL_TYPE(JobManager, job_manager, JOB, MANAGER, GObject)
+
+/* @config and @store must outlive the manager; @boot_id is this boot's. */
+JobManager *job_manager_new(const FotadConfig *config, Modem *modem, JobStore *store,
+                            const char *boot_id);
+
+/* Loads the stored job: a final one is shown, an unfinished one resumed, an
+ * unreadable one reported as a failure of its own. Call before the modem
+ * starts, so that a resumed job sees the modem's first "ready". */
+void job_manager_load(JobManager *self);
+
+/* Called once with the new job's id, or with why there is none
+ * (FOTA_DBUS_ERROR domain, or G_DBUS_ERROR_IO_ERROR), before the job's
+ * first "progress". */
+typedef void (*JobStartReply)(const char *job_id, const GError *error, gpointer user_data);
+
+void job_manager_start_url(JobManager *self, const char *url, GVariant *options,
+                           JobStartReply reply, gpointer user_data);
+/* Takes @fd. */
+void job_manager_start_file(JobManager *self, int fd, GVariant *options, JobStartReply reply,
+                            gpointer user_data);
+
+/* Cancels the running job, or a Start call still checking its package or
+ * waiting for the modem (which then answers FOTA_DBUS_ERROR_CANCELLED). */
+gboolean job_manager_cancel(JobManager *self, GError **error);
+
+/* The running job's record, else the last finished one; NULL when none. */
+const JobRecord *job_manager_get_record(JobManager *self);
+gboolean job_manager_is_running(JobManager *self);
+/* Why the record could not be saved the last time, NULL when it was. */
+const char *job_manager_get_storage_error(JobManager *self);
+
+/* Saves the running job now (shutdown); FALSE when that failed. */
+gboolean job_manager_persist(JobManager *self);
