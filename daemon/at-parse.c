@@ -3,7 +3,10 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK(at - parse - error - quark, at_parse_error)
+/* G_DEFINE_QUARK stringifies its first argument: keep it unformatted. */
+/* clang-format off */
+G_DEFINE_QUARK(at-parse-error-quark, at_parse_error)
+/* clang-format on */
 
 static const char *
 skip_spaces(const char *p)

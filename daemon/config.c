@@ -6,7 +6,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-G_DEFINE_QUARK(fotad - config - error - quark, fotad_config_error)
+/* G_DEFINE_QUARK stringifies its first argument: keep it unformatted. */
+/* clang-format off */
+G_DEFINE_QUARK(fotad-config-error-quark, fotad_config_error)
+/* clang-format on */
 
 /* Longest timeout accepted: 30 days still fits a guint of milliseconds. */
 #define MAX_TIMEOUT_S (30.0 * 24 * 3600)

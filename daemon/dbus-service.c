@@ -10,7 +10,7 @@
 
 struct _FotaService {
 	JobManager *manager;
-	Modem *modem;
+	FotaModem *modem;
 	FotaFota1 *skeleton;
 };
 
@@ -72,7 +72,7 @@ on_loaded(JobManager *manager, gpointer user_data)
 }
 
 static void
-on_modem_ready(Modem *modem, gpointer user_data)
+on_modem_ready(FotaModem *modem, gpointer user_data)
 {
 	update_modem_properties(user_data);
 }
@@ -293,7 +293,7 @@ fota_service_export(FotaService *self, GDBusConnection *connection, GError **err
 }
 
 FotaService *
-fota_service_new(JobManager *manager, Modem *modem)
+fota_service_new(JobManager *manager, FotaModem *modem)
 {
 	FotaService *self = g_new0(FotaService, 1);
 

@@ -68,7 +68,7 @@ struct _FotaJob {
 	GObject parent;
 	JobRecord *record;
 	int fd; /* FILE mode: the package */
-	Modem *modem;
+	FotaModem *modem;
 	const FotadConfig *config;
 	FotaJobSaveFunc save;
 	gpointer save_data;
@@ -820,6 +820,15 @@ on_ready(FotaJob *self)
 	case FOTA_STATE_VERIFYING:
 		on_return(self);
 		break;
+	case FOTA_STATE_PREPARING:
+	case FOTA_STATE_DOWNLOADING:
+		/* A resumed job whose record fell behind (a save failed, or the
+		 * daemon was down through the update): the revision tells. */
+		if (self->interruption != NULL &&
+		    job_progress_revision_changed(self->record,
+		                                  modem_get_info(self->modem)->revision))
+			on_return(self);
+		break;
 	default:
 		break;
 	}
@@ -898,19 +907,19 @@ job_event(FotaJob *self, const JobEvent *event)
 }
 
 static void
-modem_urc(Modem *modem, const char *line, gpointer user_data)
+modem_urc(FotaModem *modem, const char *line, gpointer user_data)
 {
 	job_event(user_data, &(JobEvent){.kind = EVENT_URC, .line = line});
 }
 
 static void
-modem_ready(Modem *modem, gpointer user_data)
+modem_ready(FotaModem *modem, gpointer user_data)
 {
 	job_event(user_data, &(JobEvent){.kind = EVENT_READY});
 }
 
 static void
-modem_lost(Modem *modem, gpointer user_data)
+modem_lost(FotaModem *modem, gpointer user_data)
 {
 	job_event(user_data, &(JobEvent){.kind = EVENT_LOST});
 }
@@ -969,7 +978,6 @@ static void
 wait_to_conclude(FotaJob *self, const char *interruption)
 {
 	self->step = STEP_CONCLUDE;
-	self->interruption = interruption;
 	timer_arm(&self->wait,
 	          self->config->timeouts.file_idle_ms * 3 + self->config->timeouts.boot_settle_ms +
 	                  self->config->timeouts.reboot_ms,
@@ -1044,12 +1052,13 @@ fota_job_resume(FotaJob *self, const char *boot_id)
 	          host_rebooted ? " after a host reboot" : "");
 	g_free(r->boot_id);
 	r->boot_id = g_strdup(boot_id);
+	self->interruption = host_rebooted ? "a host reboot" : "a daemon restart";
 	connect_modem(self);
 	/* An interrupted transfer may have left the modem counting bytes. */
 	if (r->source_kind == FOTA_SOURCE_FILE && !r->download_done &&
 	    (r->state == FOTA_STATE_PREPARING || r->state == FOTA_STATE_DOWNLOADING))
 		modem_begin_data_mode(self->modem);
-	resume_from_state(self, host_rebooted ? "a host reboot" : "a daemon restart");
+	resume_from_state(self, self->interruption);
 	if (!self->finished)
 		job_save(self); /* the new boot id */
 }
@@ -1148,7 +1157,7 @@ fota_job_persist(FotaJob *self)
 }
 
 FotaJob *
-fota_job_new(JobRecord *record, int package_fd, Modem *modem, const FotadConfig *config,
+fota_job_new(JobRecord *record, int package_fd, FotaModem *modem, const FotadConfig *config,
              FotaJobSaveFunc save, gpointer save_data)
 {
 	FotaJob *self = g_object_new(FOTA_TYPE_JOB, NULL);

@@ -26,8 +26,8 @@ typedef gboolean (*FotaJobSaveFunc)(const JobRecord *record, gpointer user_data)
 
 /* Takes @record (id, source, options, boot id filled in) and @package_fd
  * (FILE mode, else -1). @config must outlive the job. */
-FotaJob *fota_job_new(JobRecord *record, int package_fd, Modem *modem, const FotadConfig *config,
-                      FotaJobSaveFunc save, gpointer save_data);
+FotaJob *fota_job_new(JobRecord *record, int package_fd, FotaModem *modem,
+                      const FotadConfig *config, FotaJobSaveFunc save, gpointer save_data);
 
 /* A new job: waits for the modem's port, prepares, sends AT+QFOTADL. */
 void fota_job_start(FotaJob *self);

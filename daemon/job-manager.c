@@ -38,7 +38,7 @@ typedef struct {
 struct _JobManager {
 	GObject parent;
 	const FotadConfig *config;
-	Modem *modem;
+	FotaModem *modem;
 	JobStore *store;
 	char *boot_id;
 
@@ -589,7 +589,7 @@ job_manager_load(JobManager *self)
 }
 
 JobManager *
-job_manager_new(const FotadConfig *config, Modem *modem, JobStore *store, const char *boot_id)
+job_manager_new(const FotadConfig *config, FotaModem *modem, JobStore *store, const char *boot_id)
 {
 	JobManager *self = g_object_new(JOB_TYPE_MANAGER, NULL);
 

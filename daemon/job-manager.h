@@ -24,7 +24,7 @@
 G_DECLARE_FINAL_TYPE(JobManager, job_manager, JOB, MANAGER, GObject)
 
 /* @config and @store must outlive the manager; @boot_id is this boot's. */
-JobManager *job_manager_new(const FotadConfig *config, Modem *modem, JobStore *store,
+JobManager *job_manager_new(const FotadConfig *config, FotaModem *modem, JobStore *store,
                             const char *boot_id);
 
 /* Loads the stored job: a final one is shown, an unfinished one resumed, an

@@ -27,7 +27,7 @@ typedef struct {
 	GMainLoop *loop;
 	FotadConfig *config;
 	GBusType bus_type;
-	Modem *modem;
+	FotaModem *modem;
 	JobStore *store;
 	JobManager *manager;
 	FotaService *service;

@@ -8,7 +8,10 @@
 #include "qind-parse.h"
 #include "serial-port.h"
 
-G_DEFINE_QUARK(modem - error - quark, modem_error)
+/* G_DEFINE_QUARK stringifies its first argument: keep it unformatted. */
+/* clang-format off */
+G_DEFINE_QUARK(modem-error-quark, modem_error)
+/* clang-format on */
 
 /* How often and how long a freshly appeared tty is retried when it cannot
  * be opened yet (udev may still be applying permissions). */
@@ -28,7 +31,7 @@ G_DEFINE_QUARK(modem - error - quark, modem_error)
 enum { SIGNAL_READY, SIGNAL_LOST, SIGNAL_URC, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
-struct _Modem {
+struct _FotaModem {
 	GObject parent;
 	const FotadConfig *config;
 	ModemFinder *finder;
@@ -60,11 +63,11 @@ struct _Modem {
 	gint64 settle_end_us; /* monotonic: boot-settle bound for settle and probes */
 };
 
-G_DEFINE_TYPE(Modem, modem, G_TYPE_OBJECT)
+G_DEFINE_TYPE(FotaModem, modem, G_TYPE_OBJECT)
 
-static void modem_probe(Modem *self);
-static void grant_next(Modem *self);
-static void data_mode_arm(Modem *self);
+static void modem_probe(FotaModem *self);
+static void grant_next(FotaModem *self);
+static void data_mode_arm(FotaModem *self);
 
 void
 modem_info_free(ModemInfo *info)
@@ -215,8 +218,9 @@ apply_step(IdentifyData *data, const AtResponse *response, const GError *cmd_err
 	case STEP_ATI:
 	case STEP_QGMR:
 		if (cmd_error != NULL) {
-			g_set_error(error, MODEM_ERROR, MODEM_ERROR_IDENTIFY, "%s failed: %s",
-			            step_commands[data->step], cmd_error->message);
+			/* the channel's message names the command */
+			g_set_error_literal(error, MODEM_ERROR, MODEM_ERROR_IDENTIFY,
+			                    cmd_error->message);
 			return FALSE;
 		}
 		if (data->step == STEP_ATI)
@@ -271,7 +275,7 @@ identify_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 identify_next(GTask *task)
 {
-	Modem *self = g_task_get_source_object(task);
+	FotaModem *self = g_task_get_source_object(task);
 	IdentifyData *data = g_task_get_task_data(task);
 
 	if (data->step == STEP_DONE) {
@@ -288,7 +292,8 @@ identify_next(GTask *task)
 /* ATE0, ATI, [AT+QGMR], AT+CGSN, AT+QFOTADL=? on the current channel. Only
  * the modem itself (its boot probe) and a lease holder call this. */
 static void
-identify(Modem *self, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+identify(FotaModem *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+         gpointer user_data)
 {
 	GTask *task = g_task_new(self, cancellable, callback, user_data);
 	IdentifyData *data;
@@ -318,7 +323,7 @@ identify_finish(GAsyncResult *result, GError **error)
 /* A successful identification of the current channel: cache it, and the
  * modem is ready (also after the boot probe gave up). */
 static void
-identified_as(Modem *self, const ModemInfo *info)
+identified_as(FotaModem *self, const ModemInfo *info)
 {
 	if (g_strcmp0(info->port, self->path) != 0)
 		return; /* an older channel's answer */
@@ -340,7 +345,7 @@ typedef struct {
 } Waiter;
 
 static void
-fail_absent_waiters(Modem *self)
+fail_absent_waiters(FotaModem *self)
 {
 	g_autofree char *why = modem_describe_absence(self);
 	GList *l = self->waiters.head;
@@ -360,7 +365,7 @@ fail_absent_waiters(Modem *self)
 }
 
 static void
-grant_next(Modem *self)
+grant_next(FotaModem *self)
 {
 	GTask *task;
 
@@ -385,7 +390,7 @@ grant_next(Modem *self)
 }
 
 const char *
-modem_busy_reason(Modem *self)
+modem_busy_reason(FotaModem *self)
 {
 	if (self->channel == NULL)
 		return "waiting for the modem's port";
@@ -400,7 +405,7 @@ modem_busy_reason(Modem *self)
 }
 
 void
-modem_acquire(Modem *self, gpointer owner, gboolean fail_if_absent, GCancellable *cancellable,
+modem_acquire(FotaModem *self, gpointer owner, gboolean fail_if_absent, GCancellable *cancellable,
               GAsyncReadyCallback callback, gpointer user_data)
 {
 	GTask *task = g_task_new(self, cancellable, callback, user_data);
@@ -415,13 +420,13 @@ modem_acquire(Modem *self, gpointer owner, gboolean fail_if_absent, GCancellable
 }
 
 gboolean
-modem_acquire_finish(Modem *self, GAsyncResult *result, GError **error)
+modem_acquire_finish(FotaModem *self, GAsyncResult *result, GError **error)
 {
 	return g_task_propagate_boolean(G_TASK(result), error);
 }
 
 void
-modem_release(Modem *self, gpointer owner)
+modem_release(FotaModem *self, gpointer owner)
 {
 	if (owner == NULL || self->holder != owner)
 		return;
@@ -432,13 +437,13 @@ modem_release(Modem *self, gpointer owner)
 }
 
 gboolean
-modem_holds(Modem *self, gpointer owner)
+modem_holds(FotaModem *self, gpointer owner)
 {
 	return owner != NULL && self->holder == owner;
 }
 
 static gboolean
-check_holder(Modem *self, gpointer owner, const char *what, GError **error)
+check_holder(FotaModem *self, gpointer owner, const char *what, GError **error)
 {
 	if (!modem_holds(self, owner)) {
 		g_set_error(error, MODEM_ERROR, MODEM_ERROR_NOT_HOLDER,
@@ -468,7 +473,7 @@ command_done(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-modem_command(Modem *self, gpointer owner, const char *command, GCancellable *cancellable,
+modem_command(FotaModem *self, gpointer owner, const char *command, GCancellable *cancellable,
               GAsyncReadyCallback callback, gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
@@ -483,17 +488,17 @@ modem_command(Modem *self, gpointer owner, const char *command, GCancellable *ca
 }
 
 AtResponse *
-modem_command_finish(Modem *self, GAsyncResult *result, GError **error)
+modem_command_finish(FotaModem *self, GAsyncResult *result, GError **error)
 {
 	return g_task_propagate_pointer(G_TASK(result), error);
 }
 
 /* ---- data mode ---- */
 
-static void data_mode_check(Modem *self);
+static void data_mode_check(FotaModem *self);
 
 static void
-data_mode_end(Modem *self, const char *why)
+data_mode_end(FotaModem *self, const char *why)
 {
 	if (!self->data_mode)
 		return;
@@ -507,7 +512,7 @@ data_mode_end(Modem *self, const char *why)
 /* After data mode the modem is known to listen again: identify it if the
  * boot probe never could (daemon start), then serve the waiters. */
 static void
-data_mode_over(Modem *self, const char *why)
+data_mode_over(FotaModem *self, const char *why)
 {
 	data_mode_end(self, why);
 	if (!self->ready && self->channel != NULL && !self->probing) {
@@ -521,7 +526,7 @@ data_mode_over(Modem *self, const char *why)
 static void
 data_check_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	Modem *self = user_data; /* alive: the cancellable dies with the channel or us */
+	FotaModem *self = user_data; /* alive: the cancellable dies with the channel or us */
 	g_autoptr(AtResponse) response = NULL;
 	g_autoptr(GError) error = NULL;
 
@@ -549,7 +554,7 @@ data_check_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-data_mode_check(Modem *self)
+data_mode_check(FotaModem *self)
 {
 	g_clear_handle_id(&self->data_mode_id, g_source_remove);
 	if (self->channel == NULL || self->data_checking)
@@ -562,7 +567,7 @@ data_mode_check(Modem *self)
 static gboolean
 data_mode_idle(gpointer user_data)
 {
-	Modem *self = user_data;
+	FotaModem *self = user_data;
 
 	self->data_mode_id = 0;
 	g_message("Modem: nothing sent for %g s; checking that the modem left FILE data mode",
@@ -574,7 +579,7 @@ data_mode_idle(gpointer user_data)
 /* Waits out the modem's FILE idle timeout, counted from our last byte. The
  * holder's own job follows the modem's URCs instead. */
 static void
-data_mode_arm(Modem *self)
+data_mode_arm(FotaModem *self)
 {
 	gint64 idle_ms = (g_get_monotonic_time() - self->last_write_us) / 1000;
 	gint64 left_ms = (gint64)self->config->timeouts.file_idle_ms - MAX(0, idle_ms);
@@ -591,7 +596,7 @@ data_mode_arm(Modem *self)
 }
 
 void
-modem_begin_data_mode(Modem *self)
+modem_begin_data_mode(FotaModem *self)
 {
 	self->data_mode = TRUE;
 	self->data_checks = 0;
@@ -600,13 +605,13 @@ modem_begin_data_mode(Modem *self)
 }
 
 gboolean
-modem_in_data_mode(Modem *self)
+modem_in_data_mode(FotaModem *self)
 {
 	return self->data_mode;
 }
 
 static void
-data_mode_on_urc(Modem *self, const char *line)
+data_mode_on_urc(FotaModem *self, const char *line)
 {
 	QindFota qind;
 
@@ -624,7 +629,7 @@ data_mode_on_urc(Modem *self, const char *line)
 /* ---- the package ---- */
 
 typedef struct {
-	Modem *modem;
+	FotaModem *modem;
 	AtStreamProgressFunc progress;
 	gpointer progress_data;
 	guint64 sent;
@@ -664,7 +669,7 @@ stream_done(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-modem_stream(Modem *self, gpointer owner, const AtStreamSource *source,
+modem_stream(FotaModem *self, gpointer owner, const AtStreamSource *source,
              AtStreamProgressFunc progress, gpointer progress_data, GCancellable *cancellable,
              GAsyncReadyCallback callback, gpointer user_data)
 {
@@ -686,7 +691,7 @@ modem_stream(Modem *self, gpointer owner, const AtStreamSource *source,
 }
 
 gboolean
-modem_stream_finish(Modem *self, GAsyncResult *result, guint64 *sent, char **sent_sha256,
+modem_stream_finish(FotaModem *self, GAsyncResult *result, guint64 *sent, char **sent_sha256,
                     GError **error)
 {
 	StreamCall *call = g_task_get_task_data(G_TASK(result));
@@ -716,8 +721,8 @@ holder_identified(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-modem_identify(Modem *self, gpointer owner, GCancellable *cancellable, GAsyncReadyCallback callback,
-               gpointer user_data)
+modem_identify(FotaModem *self, gpointer owner, GCancellable *cancellable,
+               GAsyncReadyCallback callback, gpointer user_data)
 {
 	g_autoptr(GTask) task = g_task_new(self, cancellable, callback, user_data);
 	GError *error = NULL;
@@ -730,7 +735,7 @@ modem_identify(Modem *self, gpointer owner, GCancellable *cancellable, GAsyncRea
 }
 
 ModemInfo *
-modem_identify_finish(Modem *self, GAsyncResult *result, GError **error)
+modem_identify_finish(FotaModem *self, GAsyncResult *result, GError **error)
 {
 	return g_task_propagate_pointer(G_TASK(result), error);
 }
@@ -753,7 +758,7 @@ static void
 query_acquired(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(GTask) task = user_data;
-	Modem *self = FOTA_MODEM(source);
+	FotaModem *self = FOTA_MODEM(source);
 	GError *error = NULL;
 
 	if (!modem_acquire_finish(self, result, &error)) {
@@ -765,7 +770,7 @@ query_acquired(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-modem_query_info(Modem *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+modem_query_info(FotaModem *self, GCancellable *cancellable, GAsyncReadyCallback callback,
                  gpointer user_data)
 {
 	GTask *task = g_task_new(self, cancellable, callback, user_data);
@@ -781,7 +786,7 @@ modem_query_info(Modem *self, GCancellable *cancellable, GAsyncReadyCallback cal
 }
 
 ModemInfo *
-modem_query_info_finish(Modem *self, GAsyncResult *result, GError **error)
+modem_query_info_finish(FotaModem *self, GAsyncResult *result, GError **error)
 {
 	return g_task_propagate_pointer(G_TASK(result), error);
 }
@@ -789,7 +794,7 @@ modem_query_info_finish(Modem *self, GAsyncResult *result, GError **error)
 /* ---- channel lifecycle ---- */
 
 static void
-clear_timers(Modem *self)
+clear_timers(FotaModem *self)
 {
 	g_clear_handle_id(&self->quiet_id, g_source_remove);
 	g_clear_handle_id(&self->open_retry_id, g_source_remove);
@@ -799,7 +804,7 @@ clear_timers(Modem *self)
 }
 
 static void
-modem_drop_channel(Modem *self, const char *why)
+modem_drop_channel(FotaModem *self, const char *why)
 {
 	if (self->channel == NULL)
 		return;
@@ -821,7 +826,7 @@ modem_drop_channel(Modem *self, const char *why)
 
 /* The boot probe is over, one way or the other. */
 static void
-probe_over(Modem *self)
+probe_over(FotaModem *self)
 {
 	self->probing = FALSE;
 	grant_next(self);
@@ -830,7 +835,7 @@ probe_over(Modem *self)
 static void
 identified(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	Modem *self = FOTA_MODEM(source);
+	FotaModem *self = FOTA_MODEM(source);
 	g_autoptr(ModemInfo) info = NULL;
 	g_autoptr(GError) error = NULL;
 
@@ -854,7 +859,7 @@ probe_again(gpointer user_data)
 static void
 probe_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	Modem *self = user_data; /* alive: the cancellable dies with the channel or us */
+	FotaModem *self = user_data; /* alive: the cancellable dies with the channel or us */
 	g_autoptr(AtResponse) response = NULL;
 	g_autoptr(GError) error = NULL;
 
@@ -879,7 +884,7 @@ probe_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-modem_probe(Modem *self)
+modem_probe(FotaModem *self)
 {
 	guint timeout = MIN(PROBE_TIMEOUT_MS, self->config->timeouts.command_ms);
 
@@ -891,7 +896,7 @@ modem_probe(Modem *self)
 static gboolean
 settle_quiet(gpointer user_data)
 {
-	Modem *self = user_data;
+	FotaModem *self = user_data;
 
 	g_debug("Modem: boot URCs settled");
 	modem_probe(self);
@@ -900,7 +905,7 @@ settle_quiet(gpointer user_data)
 
 /* Re-arms the quiet-gap timer, never beyond the boot-settle bound. */
 static void
-settle_arm(Modem *self)
+settle_arm(FotaModem *self)
 {
 	gint64 left_ms = (self->settle_end_us - g_get_monotonic_time()) / 1000;
 	guint gap = MIN(QUIET_GAP_MS, self->config->timeouts.boot_settle_ms / 3 + 1);
@@ -911,7 +916,7 @@ settle_arm(Modem *self)
 
 /* A fresh boot of the modem: wait for its boot URCs to settle, then probe. */
 static void
-settle_begin(Modem *self)
+settle_begin(FotaModem *self)
 {
 	data_mode_end(self, "the modem rebooted");
 	self->probing = TRUE;
@@ -921,7 +926,7 @@ settle_begin(Modem *self)
 }
 
 static void
-modem_lost_under_us(Modem *self)
+modem_lost_under_us(FotaModem *self)
 {
 	/* A UART does not vanish when the modem reboots: "RDY" is the only sign. */
 	g_message("Modem: rebooted (RDY) on %s", self->path);
@@ -933,7 +938,7 @@ modem_lost_under_us(Modem *self)
 static void
 on_urc(AtChannel *channel, const char *line, gpointer user_data)
 {
-	Modem *self = user_data;
+	FotaModem *self = user_data;
 
 	g_debug("Modem: URC %s", line);
 	if (self->settling) {
@@ -956,12 +961,12 @@ on_port_lost(AtChannel *channel, GError *error, gpointer user_data)
 	modem_drop_channel(user_data, error ? error->message : "hang-up");
 }
 
-static gboolean modem_try_open(Modem *self);
+static gboolean modem_try_open(FotaModem *self);
 
 static gboolean
 open_retry(gpointer user_data)
 {
-	Modem *self = user_data;
+	FotaModem *self = user_data;
 
 	self->open_retry_id = 0;
 	modem_try_open(self);
@@ -969,7 +974,7 @@ open_retry(gpointer user_data)
 }
 
 static void
-modem_attach(Modem *self, int fd, const char *path, const char *identity)
+modem_attach(FotaModem *self, int fd, const char *path, const char *identity)
 {
 	AtChannelConfig cc = {.late_reply_grace_ms = self->config->timeouts.late_reply_grace_ms};
 
@@ -998,7 +1003,7 @@ modem_attach(Modem *self, int fd, const char *path, const char *identity)
 }
 
 static gboolean
-modem_try_open(Modem *self)
+modem_try_open(FotaModem *self)
 {
 	g_autofree char *identity = NULL;
 	g_autofree char *path = modem_finder_lookup(self->finder, &identity);
@@ -1029,7 +1034,7 @@ modem_try_open(Modem *self)
 static void
 on_port_appeared(ModemFinder *finder, const char *path, gpointer user_data)
 {
-	Modem *self = user_data;
+	FotaModem *self = user_data;
 
 	if (self->channel != NULL) {
 		if (g_strcmp0(path, self->path) == 0 && self->vanish_id == 0)
@@ -1044,7 +1049,7 @@ on_port_appeared(ModemFinder *finder, const char *path, gpointer user_data)
 static gboolean
 vanish_grace_over(gpointer user_data)
 {
-	Modem *self = user_data;
+	FotaModem *self = user_data;
 
 	self->vanish_id = 0;
 	modem_drop_channel(self, "the tty vanished");
@@ -1054,14 +1059,14 @@ vanish_grace_over(gpointer user_data)
 static void
 on_port_vanished(ModemFinder *finder, gpointer user_data)
 {
-	Modem *self = user_data;
+	FotaModem *self = user_data;
 
 	if (self->channel != NULL && self->vanish_id == 0)
 		self->vanish_id = g_timeout_add(VANISH_GRACE_MS, vanish_grace_over, self);
 }
 
 void
-modem_start(Modem *self)
+modem_start(FotaModem *self)
 {
 	ModemFinderConfig fc;
 
@@ -1076,25 +1081,25 @@ modem_start(Modem *self)
 }
 
 const ModemInfo *
-modem_get_info(Modem *self)
+modem_get_info(FotaModem *self)
 {
 	return self->info;
 }
 
 gboolean
-modem_is_ready(Modem *self)
+modem_is_ready(FotaModem *self)
 {
 	return self->ready;
 }
 
 gboolean
-modem_has_port(Modem *self)
+modem_has_port(FotaModem *self)
 {
 	return self->channel != NULL;
 }
 
 char *
-modem_describe_absence(Modem *self)
+modem_describe_absence(FotaModem *self)
 {
 	if (self->open_error != NULL)
 		return g_strdup(self->open_error);
@@ -1102,10 +1107,10 @@ modem_describe_absence(Modem *self)
 	                       self->config->port ? self->config->port : "");
 }
 
-Modem *
+FotaModem *
 modem_new(const FotadConfig *config)
 {
-	Modem *self = g_object_new(FOTA_TYPE_MODEM, NULL);
+	FotaModem *self = g_object_new(FOTA_TYPE_MODEM, NULL);
 
 	self->config = config;
 	return self;
@@ -1114,7 +1119,7 @@ modem_new(const FotadConfig *config)
 static void
 modem_dispose(GObject *object)
 {
-	Modem *self = FOTA_MODEM(object);
+	FotaModem *self = FOTA_MODEM(object);
 	GTask *task;
 
 	clear_timers(self);
@@ -1139,7 +1144,7 @@ modem_dispose(GObject *object)
 static void
 modem_finalize(GObject *object)
 {
-	Modem *self = FOTA_MODEM(object);
+	FotaModem *self = FOTA_MODEM(object);
 
 	g_free(self->path);
 	g_free(self->identity);
@@ -1149,7 +1154,7 @@ modem_finalize(GObject *object)
 }
 
 static void
-modem_class_init(ModemClass *klass)
+modem_class_init(FotaModemClass *klass)
 {
 	GObjectClass *object_class = G_OBJECT_CLASS(klass);
 
@@ -1164,7 +1169,7 @@ modem_class_init(ModemClass *klass)
 }
 
 static void
-modem_init(Modem *self)
+modem_init(FotaModem *self)
 {
 	g_queue_init(&self->waiters);
 }

@@ -26,7 +26,7 @@
  */
 
 #define FOTA_TYPE_MODEM (modem_get_type())
-G_DECLARE_FINAL_TYPE(Modem, modem, FOTA, MODEM, GObject)
+G_DECLARE_FINAL_TYPE(FotaModem, modem, FOTA, MODEM, GObject)
 
 #define MODEM_ERROR (modem_error_quark())
 GQuark modem_error_quark(void);
@@ -55,20 +55,20 @@ ModemInfo *modem_info_copy(const ModemInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ModemInfo, modem_info_free)
 
 /* @config must outlive the modem. */
-Modem *modem_new(const FotadConfig *config);
+FotaModem *modem_new(const FotadConfig *config);
 /* Looks for the port now and follows it from then on. */
-void modem_start(Modem *self);
+void modem_start(FotaModem *self);
 
 /* The last successful identification, or NULL when there was none yet.
  * Borrowed: replaced on the next successful one (a failed one keeps it). */
-const ModemInfo *modem_get_info(Modem *self);
+const ModemInfo *modem_get_info(FotaModem *self);
 /* TRUE between "ready" and "lost". */
-gboolean modem_is_ready(Modem *self);
+gboolean modem_is_ready(FotaModem *self);
 /* Whether a tty is open. */
-gboolean modem_has_port(Modem *self);
+gboolean modem_has_port(FotaModem *self);
 /* Why the port is not open, for messages: "no modem port found", or the
  * last open error ("cannot open /dev/ttyUSB2: Device or resource busy"). */
-char *modem_describe_absence(Modem *self);
+char *modem_describe_absence(FotaModem *self);
 
 /* ---- the lease ---- */
 
@@ -76,19 +76,19 @@ char *modem_describe_absence(Modem *self);
  * MODEM_ERROR_ABSENT when there is no port (now, or lost while waiting) or
  * MODEM_ERROR_IDENTIFY when the boot probe gave up; without it, waits for
  * the port to come back. */
-void modem_acquire(Modem *self, gpointer owner, gboolean fail_if_absent, GCancellable *cancellable,
-                   GAsyncReadyCallback callback, gpointer user_data);
-gboolean modem_acquire_finish(Modem *self, GAsyncResult *result, GError **error);
+void modem_acquire(FotaModem *self, gpointer owner, gboolean fail_if_absent,
+                   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+gboolean modem_acquire_finish(FotaModem *self, GAsyncResult *result, GError **error);
 /* Gives the port back (no-op unless @owner holds it). */
-void modem_release(Modem *self, gpointer owner);
-gboolean modem_holds(Modem *self, gpointer owner);
+void modem_release(FotaModem *self, gpointer owner);
+gboolean modem_holds(FotaModem *self, gpointer owner);
 /* Why a waiter waits, for its log line; NULL when the port is free. */
-const char *modem_busy_reason(Modem *self);
+const char *modem_busy_reason(FotaModem *self);
 
 /* One command for the holder. */
-void modem_command(Modem *self, gpointer owner, const char *command, GCancellable *cancellable,
+void modem_command(FotaModem *self, gpointer owner, const char *command, GCancellable *cancellable,
                    GAsyncReadyCallback callback, gpointer user_data);
-AtResponse *modem_command_finish(Modem *self, GAsyncResult *result, GError **error);
+AtResponse *modem_command_finish(FotaModem *self, GAsyncResult *result, GError **error);
 
 /* The modem counts what follows as package bytes from now on (the holder is
  * about to send AT+QFOTADL="FILE:..."). Until its FILEEND URC, or the port
@@ -96,24 +96,24 @@ AtResponse *modem_command_finish(Modem *self, GAsyncResult *result, GError **err
  * after a release the next holder waits, then one "AT" must answer OK. A
  * reboot of the modem ends data mode too. Also called at start-up when the
  * job record says a package transfer was interrupted. */
-void modem_begin_data_mode(Modem *self);
-gboolean modem_in_data_mode(Modem *self);
+void modem_begin_data_mode(FotaModem *self);
+gboolean modem_in_data_mode(FotaModem *self);
 
 /* The package for the holder (see at_channel_stream()). */
-void modem_stream(Modem *self, gpointer owner, const AtStreamSource *source,
+void modem_stream(FotaModem *self, gpointer owner, const AtStreamSource *source,
                   AtStreamProgressFunc progress, gpointer progress_data, GCancellable *cancellable,
                   GAsyncReadyCallback callback, gpointer user_data);
-gboolean modem_stream_finish(Modem *self, GAsyncResult *result, guint64 *sent, char **sent_sha256,
-                             GError **error);
+gboolean modem_stream_finish(FotaModem *self, GAsyncResult *result, guint64 *sent,
+                             char **sent_sha256, GError **error);
 
 /* Reads the identity again for the holder (ATE0, ATI, [AT+QGMR], AT+CGSN,
  * AT+QFOTADL=?); a success also replaces the cached info. */
-void modem_identify(Modem *self, gpointer owner, GCancellable *cancellable,
+void modem_identify(FotaModem *self, gpointer owner, GCancellable *cancellable,
                     GAsyncReadyCallback callback, gpointer user_data);
-ModemInfo *modem_identify_finish(Modem *self, GAsyncResult *result, GError **error);
+ModemInfo *modem_identify_finish(FotaModem *self, GAsyncResult *result, GError **error);
 
 /* The identity for a caller outside any job (GetModemInfo): read now under
  * a lease of its own, or the cached one while a job holds the port. */
-void modem_query_info(Modem *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+void modem_query_info(FotaModem *self, GCancellable *cancellable, GAsyncReadyCallback callback,
                       gpointer user_data);
-ModemInfo *modem_query_info_finish(Modem *self, GAsyncResult *result, GError **error);
+ModemInfo *modem_query_info_finish(FotaModem *self, GAsyncResult *result, GError **error);

@@ -9,7 +9,10 @@
 #include <termios.h>
 #include <unistd.h>
 
-G_DEFINE_QUARK(serial - port - error - quark, serial_port_error)
+/* G_DEFINE_QUARK stringifies its first argument: keep it unformatted. */
+/* clang-format off */
+G_DEFINE_QUARK(serial-port-error-quark, serial_port_error)
+/* clang-format on */
 
 static const struct {
 	guint baud;
