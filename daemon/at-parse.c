@@ -120,7 +120,7 @@ at_parse_is_urc(const char *line)
 	return FALSE;
 }
 
-/* [A-Za-z0-9_.-]{1,AT_REVISION_MAX}: also the rule for model names. */
+/* [A-Za-z0-9_.-]{1,FOTA_REVISION_MAX}: also the rule for model names. */
 static gboolean
 is_identifier(const char *s)
 {
@@ -128,9 +128,7 @@ is_identifier(const char *s)
 
 	for (; s[n] != '\0'; n++) {
 		char c = s[n];
-		if (n >= AT_REVISION_MAX)
-			return FALSE;
-		if (!g_ascii_isalnum(c) && c != '_' && c != '.' && c != '-')
+		if (n >= FOTA_REVISION_MAX || !fota_revision_char_is_valid(c))
 			return FALSE;
 	}
 	return n > 0;
@@ -166,7 +164,7 @@ take_identifier(const char *what, const char *value, GError **error)
 
 		g_set_error(error, AT_PARSE_ERROR, AT_PARSE_ERROR_MALFORMED,
 		            "%s '%s' is not 1..%d characters of [A-Za-z0-9_.-]", what, quoted,
-		            AT_REVISION_MAX);
+		            FOTA_REVISION_MAX);
 		return NULL;
 	}
 	return g_strdup(value);

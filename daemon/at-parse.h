@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "fota-limits.h"
+
 /* Pure parsers for the modem's responses. No I/O. */
 
 typedef enum {
@@ -21,10 +23,8 @@ AtFinal at_parse_final(const char *line, int *code);
  * +QIND:, RDY, +CPIN:, +QUSIM:, +CREG:, +CGREG:, +CEREG:, +QIURC:, ... */
 gboolean at_parse_is_urc(const char *line);
 
-#define AT_REVISION_MAX 64
-
 /* The revision from ATI ("Revision: X") or AT+QGMR (a bare line).
- * Allowed characters [A-Za-z0-9_.-], 1..AT_REVISION_MAX bytes. */
+ * Allowed characters [A-Za-z0-9_.-], 1..FOTA_REVISION_MAX bytes. */
 char *at_parse_revision(const char *const *lines, GError **error);
 gboolean at_revision_is_valid(const char *revision);
 

@@ -14,13 +14,6 @@ G_DEFINE_QUARK(fotad-config-error-quark, fotad_config_error)
 /* Longest timeout accepted: 30 days still fits a guint of milliseconds. */
 #define MAX_TIMEOUT_S (30.0 * 24 * 3600)
 
-static const ModemUsbId default_usb_ids[] = {
-        {0x2c7c, 0x6026},
-        {0x2c7c, 0x6002},
-        {0x2c7c, 0x6001},
-        {0x2c7c, 0x6005},
-};
-
 static const guint valid_bauds[] = {
         9600,   19200,  38400,   57600,   115200,  230400,
         460800, 921600, 1000000, 2000000, 3000000, 4000000,
@@ -251,13 +244,13 @@ FotadConfig *
 fotad_config_new(void)
 {
 	FotadConfig *config = g_new0(FotadConfig, 1);
+	const ModemUsbId *ids = modem_finder_default_ids(&config->n_usb_ids);
 
+	memcpy(config->usb_ids, ids, config->n_usb_ids * sizeof(*ids));
 	config->baud = 115200;
 	config->flow = SERIAL_FLOW_HARDWARE;
 	config->port_kind = FOTAD_PORT_KIND_USB;
 	config->paced_rate = 15360;
-	memcpy(config->usb_ids, default_usb_ids, sizeof(default_usb_ids));
-	config->n_usb_ids = G_N_ELEMENTS(default_usb_ids);
 	config->at_interface = -1;
 	config->timeouts = (FotadTimeouts){
 	        .command_ms = 10 * 1000,

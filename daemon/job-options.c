@@ -36,28 +36,15 @@ typedef struct {
 	gboolean zero_ok;
 	/* strings: length bounds, allowed bytes, how to describe them */
 	gsize min_len, max_len;
-	gboolean (*byte_ok)(guchar c);
+	gboolean (*byte_ok)(char c);
 	const char *allowed;
 	gboolean lower_case; /* stored lower-case */
 } OptionSpec;
 
 static gboolean
-is_revision_byte(guchar c)
-{
-	return g_ascii_isalnum(c) || c == '_' || c == '.' || c == '-';
-}
-
-static gboolean
-is_hex_byte(guchar c)
+is_hex_byte(char c)
 {
 	return g_ascii_isxdigit(c);
-}
-
-/* The APN is sent inside "..." in AT+QICSGP. */
-static gboolean
-is_apn_byte(guchar c)
-{
-	return c >= 0x20 && c < 0x7f && c != '"';
 }
 
 #define UINT_OPTION(k, f, kind, a, l, h, z)                                                        \
@@ -74,14 +61,15 @@ is_apn_byte(guchar c)
 
 static const OptionSpec option_specs[] = {
         UINT_OPTION("upgrade-mode", upgrade_mode, FIELD_GUINT, APPLIES_ALWAYS, 1, 1, TRUE),
-        UINT_OPTION("download-urc-max", download_urc_max, FIELD_GUINT, APPLIES_ALWAYS, 5, 100,
-                    TRUE),
-        UINT_OPTION("update-urc-max", update_urc_max, FIELD_GINT, APPLIES_FOTA, 5, 100, TRUE),
-        STRING_OPTION("expected-revision", expected_revision, APPLIES_ALWAYS, 1, 64,
-                      is_revision_byte, "letters, digits, '_', '.' and '-'", FALSE),
+        UINT_OPTION("download-urc-max", download_urc_max, FIELD_GUINT, APPLIES_ALWAYS, FOTA_URC_MIN,
+                    FOTA_URC_MAX, TRUE),
+        UINT_OPTION("update-urc-max", update_urc_max, FIELD_GINT, APPLIES_FOTA, FOTA_URC_MIN,
+                    FOTA_URC_MAX, TRUE),
+        STRING_OPTION("expected-revision", expected_revision, APPLIES_ALWAYS, 1, FOTA_REVISION_MAX,
+                      fota_revision_char_is_valid, "letters, digits, '_', '.' and '-'", FALSE),
         STRING_OPTION("sha256", sha256, APPLIES_FILE, 64, 64, is_hex_byte, "hex digits", TRUE),
-        UINT_OPTION("cid", cid, FIELD_GINT, APPLIES_NETWORK, 1, 16, FALSE),
-        STRING_OPTION("apn", apn, APPLIES_NETWORK, 1, 62, is_apn_byte,
+        UINT_OPTION("cid", cid, FIELD_GINT, APPLIES_NETWORK, 1, FOTA_CID_MAX, FALSE),
+        STRING_OPTION("apn", apn, APPLIES_NETWORK, 1, FOTA_APN_MAX, fota_apn_char_is_valid,
                       "printable ASCII except '\"'", FALSE),
 };
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "job-store.h"
 
+#include "at-parse.h"
 #include "fota-limits.h"
 
 #include <dirent.h>
@@ -30,9 +31,7 @@ G_DEFINE_QUARK(job-store-error-quark, job_store_error)
  * not a job anyone started. */
 #define MAX_TIME_US   G_GINT64_CONSTANT(7258118400000000)
 #define MAX_FILE_SIZE FOTA_PACKAGE_MAX
-#define MAX_URL       255
 #define MAX_MESSAGE   512
-#define MAX_APN       100 /* 3GPP TS 23.003 */
 #define MAX_PORT      4096
 /* A job file is under 2 KiB; anything this big is not ours, and the limit
  * keeps a runaway file from being read into memory. */
@@ -96,16 +95,7 @@ check_sha256(const char *value)
 static const char *
 check_revision(const char *value)
 {
-	gsize len = strlen(value);
-
-	if (len < 1 || len > 64)
-		return "must be 1..64 characters of [A-Za-z0-9_.-]";
-	for (gsize i = 0; i < len; i++) {
-		char c = value[i];
-		if (!g_ascii_isalnum(c) && c != '_' && c != '.' && c != '-')
-			return "must be 1..64 characters of [A-Za-z0-9_.-]";
-	}
-	return NULL;
+	return at_revision_is_valid(value) ? NULL : "must be 1..64 characters of [A-Za-z0-9_.-]";
 }
 
 static const char *
@@ -113,7 +103,7 @@ check_source(const char *value)
 {
 	/* The form must agree with source-kind; that is a cross-field check in
 	 * check_consistency(). Here only what holds for any source. */
-	if (*value == '\0' || strlen(value) > MAX_URL || has_control_bytes(value))
+	if (*value == '\0' || strlen(value) > FOTA_URL_MAX || has_control_bytes(value))
 		return "must be 1..255 bytes without control characters";
 	return NULL;
 }
@@ -146,10 +136,14 @@ check_error_name(const char *value)
 static const char *
 check_apn(const char *value)
 {
-	/* The APN goes inside a quoted AT argument. */
-	if (*value == '\0' || strlen(value) > MAX_APN || has_control_bytes(value) ||
-	    strchr(value, '"') != NULL)
-		return "must be 1..100 bytes without control characters or '\"'";
+	gsize len = strlen(value);
+
+	if (len < 1 || len > FOTA_APN_MAX)
+		return "must be 1..62 bytes of printable ASCII except '\"'";
+	for (gsize i = 0; i < len; i++) {
+		if (!fota_apn_char_is_valid(value[i]))
+			return "must be 1..62 bytes of printable ASCII except '\"'";
+	}
 	return NULL;
 }
 
@@ -235,13 +229,13 @@ static const Field fields[] = {
         STRING(GROUP_JOB, "sent-sha256", 0, sent_sha256, check_sha256),
         STRING(GROUP_OPTIONS, "expected-revision", 0, options.expected_revision, check_revision),
         STRING(GROUP_OPTIONS, "sha256", 0, options.sha256, check_sha256),
-        NUMBER(GROUP_OPTIONS, "cid", FIELD_INT, 0, options.cid, 1, 16, JOB_UNSET),
+        NUMBER(GROUP_OPTIONS, "cid", FIELD_INT, 0, options.cid, 1, FOTA_CID_MAX, JOB_UNSET),
         STRING(GROUP_OPTIONS, "apn", 0, options.apn, check_apn),
         NUMBER(GROUP_OPTIONS, "update-urc-max", FIELD_INT, FIELD_URC_GAP, options.update_urc_max, 0,
-               100, JOB_UNSET),
+               FOTA_URC_MAX, JOB_UNSET),
         NUMBER(GROUP_OPTIONS, "upgrade-mode", FIELD_UINT, REQ, options.upgrade_mode, 0, 1, 0),
         NUMBER(GROUP_OPTIONS, "download-urc-max", FIELD_UINT, REQ | FIELD_URC_GAP,
-               options.download_urc_max, 0, 100, 0),
+               options.download_urc_max, 0, FOTA_URC_MAX, 0),
 };
 
 static gpointer
@@ -379,7 +373,7 @@ parse_number(const Field *field, const char *raw, JobRecord *record, GError **er
 		why = g_strdup_printf("must be %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT, field->min,
 		                      field->max);
 	if (v < field->min || v > field->max ||
-	    ((field->flags & FIELD_URC_GAP) && v >= 1 && v <= 4))
+	    ((field->flags & FIELD_URC_GAP) && !fota_urc_count_is_valid(v)))
 		return bad_value(error, field, raw, why);
 
 	field_set_number(field, record, v);

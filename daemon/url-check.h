@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "fota-limits.h"
+
 #include "job-record.h"
 
 /* Validates a package URL before it can reach the modem.
@@ -22,7 +24,6 @@
  * the first ':' as the port separator. Ports are decimal, 1..65535.
  * Nothing is percent-decoded: fields are checked as written. */
 
-#define FOTA_URL_MAX       255
 #define FOTA_FTP_FIELD_MAX 50
 
 #define FOTA_URL_ERROR (fota_url_error_quark())

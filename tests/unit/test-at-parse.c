@@ -119,7 +119,7 @@ split_lines(const char *lines)
 static void
 test_revision(void **state)
 {
-	char max[AT_REVISION_MAX + 1];
+	char max[FOTA_REVISION_MAX + 1];
 
 	for (guint i = 0; i < G_N_ELEMENTS(revision_cases); i++) {
 		g_auto(GStrv) lines = split_lines(revision_cases[i].lines);
@@ -135,8 +135,8 @@ test_revision(void **state)
 			assert_true(g_error_matches(error, AT_PARSE_ERROR, revision_cases[i].code));
 		}
 	}
-	memset(max, 'A', AT_REVISION_MAX);
-	max[AT_REVISION_MAX] = '\0';
+	memset(max, 'A', FOTA_REVISION_MAX);
+	max[FOTA_REVISION_MAX] = '\0';
 	assert_true(at_revision_is_valid(max));
 	assert_false(at_revision_is_valid(""));
 	assert_false(at_revision_is_valid(NULL));
