@@ -163,6 +163,10 @@ class MenderTest(fleettest.FleetTestCase):
         # Mender says the truth: the device is not on the old artifact any more.
         self.assertTrue(self.installed_artifact().endswith('_INCONSISTENT'))
 
+        # The way back is a new deployment; it clears the mark.
+        back = self.package(frm=pkg.to, to=fotatest.FOTA_REV, name='back.bin')
+        self.install_and_commit(self.artifact(back), back)
+
     def test_no_modem_fails_the_download(self):
         self.sim.stop()
         self.mender_env = {'QUECTEL_FOTA_MODEM_WAIT': '2'}  # not the 300 s default

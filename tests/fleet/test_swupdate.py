@@ -37,8 +37,19 @@ SW_DESCRIPTION = '''software =
 '''
 
 
+# swupdate -i streams the .swu to its own installer over a socket and then asks for the
+# status. A .swu that fits in the socket buffers is all written before the installer has
+# started, the first answer is still the idle state, and swupdate 2022.12 ends at once
+# (exit 1, "SWUpdate was successful" logged, the install cut off). Packages bigger than
+# the buffers, as real modem firmware is, keep the client waiting until the install runs.
+PACKAGE_SIZE = 2 * 1024 * 1024
+
+
 class SwupdateTest(fleettest.FleetTestCase):
     programs = ('swupdate', 'swupdate-progress', 'openssl', 'cpio', 'stdbuf')
+
+    def package(self, *args, **kw):
+        return super().package(*args, size=PACKAGE_SIZE, **kw)
 
     def setUp(self):
         super().setUp()
