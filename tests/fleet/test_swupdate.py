@@ -16,25 +16,19 @@ import fleettest
 import fotatest
 from fleettest import FLEET_SRC
 
-BOARD, HW_REVISION = 'quectel-gateway', '1.0'
+BOARD, HW_REVISION = 'quectel-gateway', '1.0'  # as in sw-description.example
 
-SW_DESCRIPTION = '''software =
-{{
-	version = "1.0.0";
-	hardware-compatibility: [ "{hw}" ];
-	images: (
-		{{
-			filename = "{name}";
-			type = "quectel-fota";
-			sha256 = "{sha256}";
-			installed-directly = true;
-			properties: {{
-				expect-revision = "{revision}";
-			}};
-		}}
-	);
-}}
-'''
+EXAMPLE = os.path.join(FLEET_SRC, 'swupdate', 'sw-description.example')
+
+
+def sw_description(name, sha256, revision):
+    """The shipped sw-description.example, filled in for one package."""
+    with open(EXAMPLE) as f:
+        text = f.read()
+    for key, value in (('filename', name), ('sha256', sha256), ('expect-revision', revision)):
+        text, n = re.subn(rf'(\b{key} = )"[^"]*"', rf'\g<1>"{value}"', text)
+        assert n == 1, f'{EXAMPLE}: no single {key} to fill in'
+    return text
 
 
 # swupdate -i streams the .swu to its own installer over a socket and then asks for the
@@ -67,13 +61,12 @@ class SwupdateTest(fleettest.FleetTestCase):
             LUA_PATH=os.path.join(FLEET_SRC, 'swupdate', '?.lua') + ';;')
 
     def swu(self, pkg, revision):
-        """A signed .swu carrying the package, as sw-description.example describes it."""
+        """A signed .swu carrying the package, described by sw-description.example."""
         d = os.path.join(self.tmpdir, 'swu-' + pkg.name)
         os.makedirs(d)
         os.link(pkg.path, os.path.join(d, pkg.name))
         with open(os.path.join(d, 'sw-description'), 'w') as f:
-            f.write(SW_DESCRIPTION.format(hw=HW_REVISION, name=pkg.name, sha256=pkg.sha256,
-                                          revision=revision))
+            f.write(sw_description(pkg.name, pkg.sha256, revision))
         rc, out = self.run_client(
             ['openssl', 'cms', '-sign', '-in', 'sw-description', '-out', 'sw-description.sig',
              '-signer', self.cert, '-inkey', self.key, '-outform', 'DER', '-nosmimecap',
