@@ -48,6 +48,7 @@ typedef struct {
 	SimPortKind port_kind;
 	guint file_timeout_ms;
 	guint file_end_delay_ms; /* between the last FILE byte and FILEEND */
+	guint64 file_early_end;  /* FILEEND,500 after this many FILE bytes; 0: off */
 	guint net_timeout_ms;
 	gboolean https_insecure;
 	guint32 seed;

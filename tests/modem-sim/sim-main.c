@@ -53,6 +53,7 @@ typedef struct {
 	char *link, *model, *revision, *imei, *log, *ready_file;
 	int reboot_ms, boot_urc_delay_ms, download_ms, update_ms, file_timeout_ms, net_timeout_ms;
 	int file_end_delay_ms;
+	gint64 file_early_end;
 	gboolean no_echo, fail_qfotadl, silent, garbage, split_writes, interleave_urcs;
 	gboolean quiet_update, require_pdp, https_insecure, urc_before_ok;
 	int download_error, update_error;
@@ -157,6 +158,10 @@ build_config(const Options *o, SimConfig *cfg, GError **error)
 	                  error) ||
 	    !non_negative("net-timeout-ms", o->net_timeout_ms, &cfg->net_timeout_ms, error))
 		return FALSE;
+	if (o->file_early_end < 0)
+		return fail(error, "--file-early-end must be >= 0, got %" G_GINT64_FORMAT,
+		            o->file_early_end);
+	cfg->file_early_end = (guint64)o->file_early_end;
 	cfg->no_echo = o->no_echo;
 	cfg->fail_qfotadl = o->fail_qfotadl;
 	cfg->download_error = o->download_error;
@@ -295,6 +300,8 @@ main(int argc, char **argv)
 	         "usb (AT+QCFG=\"usbifc\") or uart (AT+IFC)", "KIND"},
 	        {"file-end-delay-ms", 0, 0, G_OPTION_ARG_INT, &o.file_end_delay_ms,
 	         "FILE mode: wait this long after the last byte before FILEEND", "N"},
+	        {"file-early-end", 0, 0, G_OPTION_ARG_INT64, &o.file_early_end,
+	         "FILE mode: FILEEND,500 after N bytes (0: off)", "N"},
 	        {"file-timeout-ms", 0, 0, G_OPTION_ARG_INT, &o.file_timeout_ms,
 	         "FILE mode stall timeout", "N"},
 	        {"net-timeout-ms", 0, 0, G_OPTION_ARG_INT, &o.net_timeout_ms,

@@ -425,6 +425,43 @@ class TestSimulator(unittest.TestCase):
         self.assertEqual(sim.events("flow"), [{"event": "flow", "hardware": False,
                                                 "ms": sim.events("flow")[0]["ms"]}])
 
+    @with_sim("--file-timeout-ms", "300")
+    def test_file_stall_absorbs_commands(self, sim):
+        """Commands sent into an unfinished transfer are package bytes; the log names them."""
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="FILE:5000",1,5')[1], "OK")
+        p.expect(fota("FILESTART"))
+        p.write(b"\x00\xffQSIM" + b"ATE0\rAT+QFOTADL=?\r")
+        p.expect(fota("FILEEND", 500), 3)
+        ev = sim.events("file")[0]
+        self.assertEqual((ev["received"], ev["commands"], ev["first_command"]), (24, 2, "ATE0"))
+        self.assertEqual(sim.events("command")[-1]["line"], 'AT+QFOTADL="FILE:5000",1,5')
+        deadline = time.monotonic() + 3
+        while not sim.events("after-file") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(sim.events("after-file")[0]["bytes"], 0)
+
+    @with_sim("--file-early-end", "1000")
+    def test_file_early_end(self, sim):
+        """FILEEND,500 after 1000 bytes; what follows is AT input again, and counted."""
+        pkg = sim.make_package("up.bin", REV, NEW)
+        data = open(pkg, "rb").read()
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="FILE:%d",1,5' % len(data))[1], "OK")
+        p.expect(fota("FILESTART"))
+        p.write(data[:1000])
+        p.expect(fota("FILEEND", 500), 3)
+        p.write(b"\x01\x02junk\r")
+        self.assertEqual(p.command("AT")[1], "OK")
+        ev = sim.events("file")[0]
+        self.assertEqual((ev["length"], ev["received"], ev["commands"]), (len(data), 1000, 0))
+        self.assertNotIn("first_command", ev)
+        deadline = time.monotonic() + 3
+        while not sim.events("after-file") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(sim.events("after-file")[0]["bytes"], len(b"\x01\x02junk\rAT\r"))
+        self.assertEqual(sim.events("revision"), [])
+
     @with_sim("--update-error", "504", model="EC200A")
     def test_dfota_update_error(self, sim):
         pkg = sim.make_package("up.bin", "EC200ACNDAR01A08M16", "EC200ACNDAR01A09M16",
