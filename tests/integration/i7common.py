@@ -113,21 +113,19 @@ def remount(tc, path, mode):
     tc.assertEqual(res.returncode, 0, f'remount,{mode} {path}: {res.stderr!r}')
 
 
-def fill(tc, path):
-    """Fills the file system holding @path until a write fails with ENOSPC."""
-    junk = os.path.join(path, 'fill')
-    with open(junk, 'wb') as f:
+def fill(path):
+    """Fills the file system holding @path until writes fail with ENOSPC."""
+    def write_until_full(name, block):
         try:
-            while True:
-                f.write(b'\0' * 65536)
-                f.flush()
+            with open(os.path.join(path, name), 'wb', buffering=0) as f:
+                while True:
+                    f.write(block)
         except OSError:
-            pass
-    for i in range(64):  # the last block's bytes, and inodes
-        try:
-            with open(os.path.join(path, f'fill.{i}'), 'wb') as f:
-                f.write(b'x')
-        except OSError:
+            return False
+    write_until_full('fill', b'\0' * 4096)
+    for i in range(64):  # the last bytes, and inodes
+        if write_until_full(f'fill.{i}', b'x') is False and \
+                not os.path.exists(os.path.join(path, f'fill.{i}')):
             break
 
 
