@@ -16,10 +16,11 @@ typedef enum {
 	SIM_PORT_UART,
 } SimPortKind;
 
+/* A rule for commands starting with a prefix (case-insensitive): --reply-delay, --cme-error. */
 typedef struct {
-	char *prefix; /* upper-cased command prefix */
-	guint ms;
-} SimReplyDelay;
+	char *prefix;
+	guint value;
+} SimPrefixRule;
 
 typedef struct {
 	char *link;
@@ -43,7 +44,8 @@ typedef struct {
 	gboolean interleave_urcs;
 	gboolean quiet_update;
 	gboolean urc_before_ok; /* the first FOTA URC overtakes the OK of AT+QFOTADL */
-	GArray *reply_delays;   /* of SimReplyDelay */
+	GArray *reply_delays;   /* of SimPrefixRule: value = ms */
+	GArray *cme_errors;     /* of SimPrefixRule: value = +CME ERROR code */
 	gboolean require_pdp;
 	SimPortKind port_kind;
 	guint file_timeout_ms;
@@ -55,3 +57,5 @@ typedef struct {
 } SimConfig;
 
 const char *sim_hangup_phase_name(SimHangupPhase phase);
+/* The first rule whose prefix starts @command, or NULL. */
+const SimPrefixRule *sim_prefix_rule_find(const GArray *rules, const char *command);

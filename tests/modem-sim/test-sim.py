@@ -290,6 +290,17 @@ class TestSimulator(unittest.TestCase):
         self.assertGreaterEqual(time.monotonic() - t0, 0.55)
         self.assertEqual(sim.port.command("AT")[1], "OK")
 
+    @with_sim("--cme-error", 'AT+QCFG="usbifc",2=3', "--cme-error", "at+qfotadl=?=4")
+    def test_cme_error(self, sim):
+        """Matching commands are refused with +CME ERROR and have no effect."""
+        p = sim.port
+        self.assertEqual(p.command('AT+QCFG="usbifc",2,2'), ([], "+CME ERROR: 3"))
+        self.assertEqual(p.command('AT+QCFG="usbifc"'), (['+QCFG: "usbifc",0,0'], "OK"))
+        self.assertEqual(p.command("AT+QFOTADL=?"), ([], "+CME ERROR: 4"))
+        self.assertEqual(p.command("AT"), ([], "OK"))
+        self.assertEqual([e["line"] for e in sim.events("command")],
+                         ['AT+QCFG="usbifc",2,2', 'AT+QCFG="usbifc"', "AT+QFOTADL=?", "AT"])
+
     @with_sim("--garbage", "--split-writes", "--interleave-urcs", "--seed", "7")
     def test_noisy_line(self, sim):
         for _ in range(5):
