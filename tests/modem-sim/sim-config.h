@@ -50,7 +50,8 @@ typedef struct {
 	SimPortKind port_kind;
 	guint file_timeout_ms;
 	guint file_end_delay_ms; /* between the last FILE byte and FILEEND */
-	guint64 file_early_end;  /* FILEEND,500 after this many FILE bytes; 0: off */
+	guint64 file_early_end;  /* FILEEND,<code> after this many FILE bytes; 0: off */
+	int file_early_end_code;
 	guint net_timeout_ms;
 	gboolean https_insecure;
 	guint32 seed;

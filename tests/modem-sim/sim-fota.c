@@ -334,8 +334,8 @@ sim_fota_feed_raw(SimFota *fota, const guint8 *data, gsize len)
 		return take;
 	}
 	if (received == stop && stop < length) {
-		/* --file-early-end: the modem gives up early; the rest is AT input again. */
-		file_finished(fota, FILE_ERR_DOWNLOAD);
+		/* --file-early-end: the modem ends early; the rest is AT input again. */
+		file_finished(fota, fota->modem->cfg->file_early_end_code);
 		return take;
 	}
 	if (received < length) {

@@ -64,7 +64,7 @@ typedef struct {
 	char *link, *model, *revision, *imei, *log, *ready_file;
 	int reboot_ms, boot_urc_delay_ms, download_ms, update_ms, file_timeout_ms, net_timeout_ms;
 	int file_end_delay_ms;
-	gint64 file_early_end;
+	char *file_early_end;
 	gboolean no_echo, fail_qfotadl, silent, garbage, split_writes, interleave_urcs;
 	gboolean quiet_update, require_pdp, https_insecure, urc_before_ok;
 	int download_error, update_error;
@@ -88,6 +88,7 @@ options_clear(Options *o)
 	g_free(o->hangup_at);
 	g_free(o->port_kind);
 	g_free(o->seed);
+	g_free(o->file_early_end);
 	g_strfreev(o->reply_delays);
 	g_strfreev(o->cme_errors);
 	g_free(o->make_package);
@@ -144,6 +145,25 @@ non_negative(const char *name, int value, guint *out, GError **error)
 	return TRUE;
 }
 
+/* --file-early-end N[,CODE] */
+static gboolean
+parse_early_end(const char *spec, SimConfig *cfg, GError **error)
+{
+	g_auto(GStrv) parts = NULL;
+	guint64 n, code = 500;
+
+	cfg->file_early_end_code = 500;
+	if (spec == NULL)
+		return TRUE;
+	parts = g_strsplit(spec, ",", 2);
+	if (!g_ascii_string_to_unsigned(parts[0], 10, 0, G_MAXUINT32, &n, NULL) ||
+	    (parts[1] != NULL && !g_ascii_string_to_unsigned(parts[1], 10, 0, 999, &code, NULL)))
+		return fail(error, "--file-early-end must be N[,CODE], got %s", spec);
+	cfg->file_early_end = n;
+	cfg->file_early_end_code = (int)code;
+	return TRUE;
+}
+
 /* PREFIX=VALUE options; the last '=' separates them (prefixes may hold '='). */
 static gboolean
 parse_prefix_rules(char **specs, const char *name, const char *what, guint64 min, guint64 max,
@@ -194,10 +214,8 @@ build_config(const Options *o, SimConfig *cfg, GError **error)
 	                  error) ||
 	    !non_negative("net-timeout-ms", o->net_timeout_ms, &cfg->net_timeout_ms, error))
 		return FALSE;
-	if (o->file_early_end < 0)
-		return fail(error, "--file-early-end must be >= 0, got %" G_GINT64_FORMAT,
-		            o->file_early_end);
-	cfg->file_early_end = (guint64)o->file_early_end;
+	if (!parse_early_end(o->file_early_end, cfg, error))
+		return FALSE;
 	cfg->no_echo = o->no_echo;
 	cfg->fail_qfotadl = o->fail_qfotadl;
 	cfg->download_error = o->download_error;
@@ -326,8 +344,8 @@ main(int argc, char **argv)
 	         "usb (AT+QCFG=\"usbifc\") or uart (AT+IFC)", "KIND"},
 	        {"file-end-delay-ms", 0, 0, G_OPTION_ARG_INT, &o.file_end_delay_ms,
 	         "FILE mode: wait this long after the last byte before FILEEND", "N"},
-	        {"file-early-end", 0, 0, G_OPTION_ARG_INT64, &o.file_early_end,
-	         "FILE mode: FILEEND,500 after N bytes (0: off)", "N"},
+	        {"file-early-end", 0, 0, G_OPTION_ARG_STRING, &o.file_early_end,
+	         "FILE mode: FILEEND,CODE (default 500) after N bytes (0: off)", "N[,CODE]"},
 	        {"file-timeout-ms", 0, 0, G_OPTION_ARG_INT, &o.file_timeout_ms,
 	         "FILE mode stall timeout", "N"},
 	        {"net-timeout-ms", 0, 0, G_OPTION_ARG_INT, &o.net_timeout_ms,

@@ -473,6 +473,19 @@ class TestSimulator(unittest.TestCase):
         self.assertEqual(sim.events("after-file")[0]["bytes"], len(b"\x01\x02junk\rAT\r"))
         self.assertEqual(sim.events("revision"), [])
 
+    @with_sim("--file-early-end", "1000,0")
+    def test_file_early_end_code_0(self, sim):
+        """FILEEND,0 after 1000 bytes: the partial package fails its check."""
+        pkg = sim.make_package("up.bin", REV, NEW)
+        data = open(pkg, "rb").read()
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="FILE:%d",1,5' % len(data))[1], "OK")
+        p.expect(fota("FILESTART"))
+        p.write(data[:1000])
+        p.expect(fota("FILEEND", 0), 3)
+        p.expect(fota("END", 506), 3)
+        self.assertEqual(sim.events("file")[0]["received"], 1000)
+
     @with_sim("--update-error", "504", model="EC200A")
     def test_dfota_update_error(self, sim):
         pkg = sim.make_package("up.bin", "EC200ACNDAR01A08M16", "EC200ACNDAR01A09M16",
