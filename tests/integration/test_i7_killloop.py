@@ -8,8 +8,8 @@ only if the modem's revision changed; "failed" or "cancelled" only if it did not
 a job the modem heard of is never forgotten. After every verdict a new job is
 started at once and must succeed. Prints the seed and the outcome counts.
 
-FOTA_KILL_SEED=<n> replays the random choices of a run (not the timing of the machine); FOTA_KILL_ROUNDS=<n> changes the number of
-kills (default 30)."""
+FOTA_KILL_SEED=<n> replays the random choices of a run (not the machine's
+timing); FOTA_KILL_ROUNDS=<n> changes the number of kills (default 30)."""
 
 import collections
 import os
