@@ -447,41 +447,41 @@ class TestSimulator(unittest.TestCase):
         ev = sim.events("file")[0]
         self.assertEqual((ev["received"], ev["commands"], ev["first_command"]), (24, 2, "ATE0"))
         self.assertEqual(sim.events("command")[-1]["line"], 'AT+QFOTADL="FILE:5000",1,5')
+        self.assertEqual(self.after_file(sim)["bytes"], 0)
+
+    def after_file(self, sim):
         deadline = time.monotonic() + 3
         while not sim.events("after-file") and time.monotonic() < deadline:
             time.sleep(0.05)
-        self.assertEqual(sim.events("after-file")[0]["bytes"], 0)
+        return sim.events("after-file")[0]
 
-    @with_sim("--file-early-end", "1000")
-    def test_file_early_end(self, sim):
-        """FILEEND,500 after 1000 bytes; what follows is AT input again, and counted."""
+    def send_first_1000(self, sim):
+        """AT+QFOTADL FILE mode for a whole package, then only its first 1000 bytes."""
         pkg = sim.make_package("up.bin", REV, NEW)
         data = open(pkg, "rb").read()
         p = sim.port
         self.assertEqual(p.command('AT+QFOTADL="FILE:%d",1,5' % len(data))[1], "OK")
         p.expect(fota("FILESTART"))
         p.write(data[:1000])
+        return p, data
+
+    @with_sim("--file-early-end", "1000")
+    def test_file_early_end(self, sim):
+        """FILEEND,500 after 1000 bytes; what follows is AT input again, and counted."""
+        p, data = self.send_first_1000(sim)
         p.expect(fota("FILEEND", 500), 3)
         p.write(b"\x01\x02junk\r")
         self.assertEqual(p.command("AT")[1], "OK")
         ev = sim.events("file")[0]
         self.assertEqual((ev["length"], ev["received"], ev["commands"]), (len(data), 1000, 0))
         self.assertNotIn("first_command", ev)
-        deadline = time.monotonic() + 3
-        while not sim.events("after-file") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.assertEqual(sim.events("after-file")[0]["bytes"], len(b"\x01\x02junk\rAT\r"))
+        self.assertEqual(self.after_file(sim)["bytes"], len(b"\x01\x02junk\rAT\r"))
         self.assertEqual(sim.events("revision"), [])
 
     @with_sim("--file-early-end", "1000,0")
     def test_file_early_end_code_0(self, sim):
         """FILEEND,0 after 1000 bytes: the partial package fails its check."""
-        pkg = sim.make_package("up.bin", REV, NEW)
-        data = open(pkg, "rb").read()
-        p = sim.port
-        self.assertEqual(p.command('AT+QFOTADL="FILE:%d",1,5' % len(data))[1], "OK")
-        p.expect(fota("FILESTART"))
-        p.write(data[:1000])
+        p, _ = self.send_first_1000(sim)
         p.expect(fota("FILEEND", 0), 3)
         p.expect(fota("END", 506), 3)
         self.assertEqual(sim.events("file")[0]["received"], 1000)
