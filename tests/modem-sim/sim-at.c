@@ -527,14 +527,9 @@ run_extended(SimAt *at, const char *body)
 static guint
 reply_delay_ms(const SimAt *at, const char *command)
 {
-	const GArray *delays = at->modem->cfg->reply_delays;
+	const SimPrefixRule *delay = sim_prefix_rule_find(at->modem->cfg->reply_delays, command);
 
-	for (guint i = 0; delays != NULL && i < delays->len; i++) {
-		const SimReplyDelay *delay = &g_array_index(delays, SimReplyDelay, i);
-		if (g_ascii_strncasecmp(command, delay->prefix, strlen(delay->prefix)) == 0)
-			return delay->ms;
-	}
-	return 0;
+	return delay != NULL ? delay->value : 0;
 }
 
 static void
@@ -567,15 +562,25 @@ static void
 run_command(SimAt *at, const char *command)
 {
 	const char *final;
+	g_autofree char *cme_final = NULL;
+	const SimPrefixRule *cme;
 	guint delay;
 	SimLogEntry *entry = sim_log_begin(at->modem->log, "command");
 
 	sim_log_str(entry, "line", command);
 	sim_log_end(entry);
 
-	at->command = command;
-	final = command[2] == '+' ? run_extended(at, command + 2) : run_basic(at, command + 2);
-	at->command = NULL;
+	cme = sim_prefix_rule_find(at->modem->cfg->cme_errors, command);
+	if (cme != NULL) {
+		/* --cme-error: refused, so it has no effect. */
+		cme_final = g_strdup_printf("+CME ERROR: %u", cme->value);
+		final = cme_final;
+	} else {
+		at->command = command;
+		final = command[2] == '+' ? run_extended(at, command + 2)
+		                          : run_basic(at, command + 2);
+		at->command = NULL;
+	}
 	delay = reply_delay_ms(at, command);
 	if (delay > 0) {
 		at->delayed_final = g_strdup(final);

@@ -16,10 +16,11 @@ typedef enum {
 	SIM_PORT_UART,
 } SimPortKind;
 
+/* A rule for commands starting with a prefix (case-insensitive): --reply-delay, --cme-error. */
 typedef struct {
-	char *prefix; /* upper-cased command prefix */
-	guint ms;
-} SimReplyDelay;
+	char *prefix;
+	guint value;
+} SimPrefixRule;
 
 typedef struct {
 	char *link;
@@ -43,14 +44,19 @@ typedef struct {
 	gboolean interleave_urcs;
 	gboolean quiet_update;
 	gboolean urc_before_ok; /* the first FOTA URC overtakes the OK of AT+QFOTADL */
-	GArray *reply_delays;   /* of SimReplyDelay */
+	GArray *reply_delays;   /* of SimPrefixRule: value = ms */
+	GArray *cme_errors;     /* of SimPrefixRule: value = +CME ERROR code */
 	gboolean require_pdp;
 	SimPortKind port_kind;
 	guint file_timeout_ms;
 	guint file_end_delay_ms; /* between the last FILE byte and FILEEND */
+	guint64 file_early_end;  /* FILEEND,<code> after this many FILE bytes; 0: off */
+	int file_early_end_code;
 	guint net_timeout_ms;
 	gboolean https_insecure;
 	guint32 seed;
 } SimConfig;
 
 const char *sim_hangup_phase_name(SimHangupPhase phase);
+/* The first rule whose prefix starts @command, or NULL. */
+const SimPrefixRule *sim_prefix_rule_find(const GArray *rules, const char *command);

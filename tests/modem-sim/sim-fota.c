@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "sim-fota.h"
 
+#include "sim-cmdscan.h"
 #include "sim-net.h"
 #include "sim-package.h"
 
@@ -28,6 +29,7 @@ struct _SimFota {
 	State state;
 	SimFotadlRequest *request;
 	SimPackageParser *parser;
+	SimCmdScan scan; /* AT command lines among the FILE bytes */
 	guint timer;
 	gint64 phase_start_us;
 	guint downloading_sent;
@@ -63,6 +65,7 @@ reset(SimFota *fota)
 	}
 	g_clear_pointer(&fota->request, sim_fotadl_request_free);
 	g_clear_pointer(&fota->parser, sim_package_parser_free);
+	sim_cmdscan_clear(&fota->scan);
 	g_clear_pointer(&fota->to_revision, g_free);
 	g_clear_pointer(&fota->steps, g_array_unref);
 	fota->net_done = FALSE;
@@ -272,7 +275,11 @@ file_finished(SimFota *fota, int code)
 	sim_log_int(entry, "length", (gint64)fota->request->file_length);
 	sim_log_int(entry, "received", (gint64)sim_package_parser_received(fota->parser));
 	sim_log_str(entry, "sha256", sha);
+	sim_log_int(entry, "commands", (gint64)fota->scan.count);
+	if (fota->scan.first != NULL)
+		sim_log_str(entry, "first_command", fota->scan.first);
 	sim_log_end(entry);
+	sim_modem_watch_after_file(fota->modem);
 	download_finished(fota, code);
 }
 
@@ -313,14 +320,22 @@ gsize
 sim_fota_feed_raw(SimFota *fota, const guint8 *data, gsize len)
 {
 	guint64 length = fota->request->file_length;
+	guint64 early = fota->modem->cfg->file_early_end;
+	guint64 stop = early > 0 && early < length ? early : length;
 	guint64 received = sim_package_parser_received(fota->parser);
-	gsize take = (gsize)MIN((guint64)len, length - received);
+	gsize take = (gsize)MIN((guint64)len, stop - received);
 
 	sim_package_parser_feed(fota->parser, data, take);
+	sim_cmdscan_feed(&fota->scan, data, take);
 	received += take;
 	send_downloading(fota, received, length);
 	if (hangup_due(fota, SIM_HANGUP_DOWNLOADING) && received * 2 >= length) {
 		crash(fota, SIM_HANGUP_DOWNLOADING);
+		return take;
+	}
+	if (received == stop && stop < length) {
+		/* --file-early-end: the modem ends early; the rest is AT input again. */
+		file_finished(fota, fota->modem->cfg->file_early_end_code);
 		return take;
 	}
 	if (received < length) {

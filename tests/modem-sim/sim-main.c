@@ -39,6 +39,17 @@ sim_hangup_phase_name(SimHangupPhase phase)
 	}
 }
 
+const SimPrefixRule *
+sim_prefix_rule_find(const GArray *rules, const char *command)
+{
+	for (guint i = 0; rules != NULL && i < rules->len; i++) {
+		const SimPrefixRule *rule = &g_array_index(rules, SimPrefixRule, i);
+		if (g_ascii_strncasecmp(command, rule->prefix, strlen(rule->prefix)) == 0)
+			return rule;
+	}
+	return NULL;
+}
+
 static const ModelInfo *
 find_model(const char *model)
 {
@@ -53,11 +64,12 @@ typedef struct {
 	char *link, *model, *revision, *imei, *log, *ready_file;
 	int reboot_ms, boot_urc_delay_ms, download_ms, update_ms, file_timeout_ms, net_timeout_ms;
 	int file_end_delay_ms;
+	char *file_early_end;
 	gboolean no_echo, fail_qfotadl, silent, garbage, split_writes, interleave_urcs;
 	gboolean quiet_update, require_pdp, https_insecure, urc_before_ok;
 	int download_error, update_error;
 	char *hangup_at, *port_kind, *seed;
-	char **reply_delays;
+	char **reply_delays, **cme_errors;
 	/* --make-package */
 	char *make_package, *from, *to;
 	gint64 size;
@@ -76,7 +88,9 @@ options_clear(Options *o)
 	g_free(o->hangup_at);
 	g_free(o->port_kind);
 	g_free(o->seed);
+	g_free(o->file_early_end);
 	g_strfreev(o->reply_delays);
+	g_strfreev(o->cme_errors);
 	g_free(o->make_package);
 	g_free(o->from);
 	g_free(o->to);
@@ -95,14 +109,16 @@ config_clear(SimConfig *cfg)
 	g_free(cfg->ready_file);
 	if (cfg->reply_delays != NULL)
 		g_array_unref(cfg->reply_delays);
+	if (cfg->cme_errors != NULL)
+		g_array_unref(cfg->cme_errors);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(SimConfig, config_clear)
 
 static void
-reply_delay_clear(gpointer data)
+prefix_rule_clear(gpointer data)
 {
-	g_free(((SimReplyDelay *)data)->prefix);
+	g_free(((SimPrefixRule *)data)->prefix);
 }
 
 static gboolean fail(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
@@ -126,6 +142,47 @@ non_negative(const char *name, int value, guint *out, GError **error)
 	if (value < 0)
 		return fail(error, "--%s must be >= 0, got %d", name, value);
 	*out = (guint)value;
+	return TRUE;
+}
+
+/* --file-early-end N[,CODE] */
+static gboolean
+parse_early_end(const char *spec, SimConfig *cfg, GError **error)
+{
+	g_auto(GStrv) parts = NULL;
+	guint64 n, code = 500;
+
+	cfg->file_early_end_code = 500;
+	if (spec == NULL)
+		return TRUE;
+	parts = g_strsplit(spec, ",", 2);
+	if (!g_ascii_string_to_unsigned(parts[0], 10, 0, G_MAXUINT32, &n, NULL) ||
+	    (parts[1] != NULL && !g_ascii_string_to_unsigned(parts[1], 10, 0, 999, &code, NULL)))
+		return fail(error, "--file-early-end must be N[,CODE], got %s", spec);
+	cfg->file_early_end = n;
+	cfg->file_early_end_code = (int)code;
+	return TRUE;
+}
+
+/* PREFIX=VALUE options; the last '=' separates them (prefixes may hold '='). */
+static gboolean
+parse_prefix_rules(char **specs, const char *name, const char *what, guint64 min, guint64 max,
+                   GArray **out, GError **error)
+{
+	*out = g_array_new(FALSE, TRUE, sizeof(SimPrefixRule));
+	g_array_set_clear_func(*out, prefix_rule_clear);
+	for (guint i = 0; specs != NULL && specs[i] != NULL; i++) {
+		const char *eq = strrchr(specs[i], '=');
+		guint64 value;
+		SimPrefixRule rule;
+
+		if (eq == NULL || eq == specs[i] ||
+		    !g_ascii_string_to_unsigned(eq + 1, 10, min, max, &value, NULL))
+			return fail(error, "--%s must be PREFIX=%s, got %s", name, what, specs[i]);
+		rule.prefix = g_strndup(specs[i], (gsize)(eq - specs[i]));
+		rule.value = (guint)value;
+		g_array_append_val(*out, rule);
+	}
 	return TRUE;
 }
 
@@ -156,6 +213,8 @@ build_config(const Options *o, SimConfig *cfg, GError **error)
 	    !non_negative("file-end-delay-ms", o->file_end_delay_ms, &cfg->file_end_delay_ms,
 	                  error) ||
 	    !non_negative("net-timeout-ms", o->net_timeout_ms, &cfg->net_timeout_ms, error))
+		return FALSE;
+	if (!parse_early_end(o->file_early_end, cfg, error))
 		return FALSE;
 	cfg->no_echo = o->no_echo;
 	cfg->fail_qfotadl = o->fail_qfotadl;
@@ -194,22 +253,10 @@ build_config(const Options *o, SimConfig *cfg, GError **error)
 		return fail(error, "--seed must be 0..%u, got %s", G_MAXUINT32, o->seed);
 	cfg->seed = (guint32)seed;
 
-	cfg->reply_delays = g_array_new(FALSE, TRUE, sizeof(SimReplyDelay));
-	g_array_set_clear_func(cfg->reply_delays, reply_delay_clear);
-	for (guint i = 0; o->reply_delays != NULL && o->reply_delays[i] != NULL; i++) {
-		const char *spec = o->reply_delays[i];
-		const char *eq = strrchr(spec, '=');
-		guint64 ms;
-		SimReplyDelay delay;
-
-		if (eq == NULL || eq == spec ||
-		    !g_ascii_string_to_unsigned(eq + 1, 10, 1, G_MAXUINT32, &ms, NULL))
-			return fail(error, "--reply-delay must be PREFIX=MS, got %s", spec);
-		delay.prefix = g_strndup(spec, (gsize)(eq - spec));
-		delay.ms = (guint)ms;
-		g_array_append_val(cfg->reply_delays, delay);
-	}
-	return TRUE;
+	return parse_prefix_rules(o->reply_delays, "reply-delay", "MS", 1, G_MAXUINT32,
+	                          &cfg->reply_delays, error) &&
+	       parse_prefix_rules(o->cme_errors, "cme-error", "CODE", 0, 65535, &cfg->cme_errors,
+	                          error);
 }
 
 static gboolean
@@ -289,12 +336,16 @@ main(int argc, char **argv)
 	         "Send the first FOTA URC before the OK of AT+QFOTADL", NULL},
 	        {"reply-delay", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.reply_delays,
 	         "Delay the final result of commands starting with PFX", "PFX=MS"},
+	        {"cme-error", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.cme_errors,
+	         "Answer +CME ERROR: CODE to commands starting with PFX", "PFX=CODE"},
 	        {"require-pdp", 0, 0, G_OPTION_ARG_NONE, &o.require_pdp,
 	         "Network modes need AT+QIACT", NULL},
 	        {"port-kind", 0, 0, G_OPTION_ARG_STRING, &o.port_kind,
 	         "usb (AT+QCFG=\"usbifc\") or uart (AT+IFC)", "KIND"},
 	        {"file-end-delay-ms", 0, 0, G_OPTION_ARG_INT, &o.file_end_delay_ms,
 	         "FILE mode: wait this long after the last byte before FILEEND", "N"},
+	        {"file-early-end", 0, 0, G_OPTION_ARG_STRING, &o.file_early_end,
+	         "FILE mode: FILEEND,CODE (default 500) after N bytes (0: off)", "N[,CODE]"},
 	        {"file-timeout-ms", 0, 0, G_OPTION_ARG_INT, &o.file_timeout_ms,
 	         "FILE mode stall timeout", "N"},
 	        {"net-timeout-ms", 0, 0, G_OPTION_ARG_INT, &o.net_timeout_ms,

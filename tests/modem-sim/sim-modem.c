@@ -17,14 +17,17 @@ process_backlog(SimModem *modem)
 	 * a command can switch the port to FILE mode, FILE mode can end mid-buffer, and a
 	 * reboot (which empties the backlog) can happen in either. */
 	while (modem->backlog->len > 0 && !sim_at_busy(modem->at)) {
+		gboolean raw = sim_fota_wants_raw(modem->fota);
 		gsize used;
 
-		if (sim_fota_wants_raw(modem->fota))
+		if (raw)
 			used = sim_fota_feed_raw(modem->fota, modem->backlog->data,
 			                         modem->backlog->len);
 		else
 			used = sim_at_feed(modem->at, modem->backlog->data, modem->backlog->len);
 		used = MIN(used, (gsize)modem->backlog->len);
+		if (modem->after_file_source != 0 && !raw)
+			modem->after_file_bytes += used;
 		g_byte_array_remove_range(modem->backlog, 0, (guint)used);
 	}
 	sim_pty_pause_input(modem->pty, modem->backlog->len > 0);
@@ -91,6 +94,29 @@ sim_modem_reboot(SimModem *modem, const char *reason, gboolean drain)
 	sim_pty_reboot(modem->pty, drain);
 }
 
+static gboolean
+on_after_file_window(gpointer user_data)
+{
+	SimModem *modem = user_data;
+	SimLogEntry *entry = sim_log_begin(modem->log, "after-file");
+
+	sim_log_int(entry, "bytes", (gint64)modem->after_file_bytes);
+	sim_log_int(entry, "window_ms", SIM_AFTER_FILE_WINDOW_MS);
+	sim_log_end(entry);
+	modem->after_file_source = 0;
+	return G_SOURCE_REMOVE;
+}
+
+void
+sim_modem_watch_after_file(SimModem *modem)
+{
+	if (modem->after_file_source != 0)
+		g_source_remove(modem->after_file_source);
+	modem->after_file_bytes = 0;
+	modem->after_file_source =
+	        g_timeout_add(SIM_AFTER_FILE_WINDOW_MS, on_after_file_window, modem);
+}
+
 void
 sim_modem_set_revision(SimModem *modem, const char *revision)
 {
@@ -138,6 +164,8 @@ sim_modem_free(SimModem *modem)
 		return;
 	if (modem->boot_source != 0)
 		g_source_remove(modem->boot_source);
+	if (modem->after_file_source != 0)
+		g_source_remove(modem->after_file_source);
 	sim_fota_free(modem->fota);
 	sim_at_free(modem->at);
 	sim_out_free(modem->out);

@@ -43,7 +43,12 @@ typedef struct {
 	GByteArray *backlog; /* input read but not yet consumed (interpreter busy) */
 	guint boot_source;
 	guint boot_step;
+	guint after_file_source;  /* the window after a FILE transfer ended */
+	guint64 after_file_bytes; /* AT-mode input within that window */
 } SimModem;
+
+/* How long after a FILE transfer ends the AT-mode input is counted (the "after-file" log). */
+#define SIM_AFTER_FILE_WINDOW_MS 1000
 
 SimModem *sim_modem_new(const SimConfig *cfg, SimLog *log, GError **error);
 void sim_modem_free(SimModem *modem);
@@ -54,6 +59,9 @@ void sim_modem_reboot(SimModem *modem, const char *reason, gboolean drain);
 void sim_modem_set_revision(SimModem *modem, const char *revision);
 /* Whether FILE mode runs with hardware flow control, given --port-kind. */
 gboolean sim_modem_flow_control_on(const SimModem *modem);
+/* A FILE transfer ended: log the AT-mode bytes of the next SIM_AFTER_FILE_WINDOW_MS, which
+ * shows whether the host stopped streaming when the modem did. */
+void sim_modem_watch_after_file(SimModem *modem);
 /* The interpreter finished a command: consume input that waited for it. */
 void sim_modem_resume_input(SimModem *modem);
 

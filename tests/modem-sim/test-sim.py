@@ -290,6 +290,17 @@ class TestSimulator(unittest.TestCase):
         self.assertGreaterEqual(time.monotonic() - t0, 0.55)
         self.assertEqual(sim.port.command("AT")[1], "OK")
 
+    @with_sim("--cme-error", 'AT+QCFG="usbifc",2=3', "--cme-error", "at+qfotadl=?=4")
+    def test_cme_error(self, sim):
+        """Matching commands are refused with +CME ERROR and have no effect."""
+        p = sim.port
+        self.assertEqual(p.command('AT+QCFG="usbifc",2,2'), ([], "+CME ERROR: 3"))
+        self.assertEqual(p.command('AT+QCFG="usbifc"'), (['+QCFG: "usbifc",0,0'], "OK"))
+        self.assertEqual(p.command("AT+QFOTADL=?"), ([], "+CME ERROR: 4"))
+        self.assertEqual(p.command("AT"), ([], "OK"))
+        self.assertEqual([e["line"] for e in sim.events("command")],
+                         ['AT+QCFG="usbifc",2,2', 'AT+QCFG="usbifc"', "AT+QFOTADL=?", "AT"])
+
     @with_sim("--garbage", "--split-writes", "--interleave-urcs", "--seed", "7")
     def test_noisy_line(self, sim):
         for _ in range(5):
@@ -424,6 +435,56 @@ class TestSimulator(unittest.TestCase):
         self.assertEqual((ev["length"], ev["received"]), (5000, 1200))
         self.assertEqual(sim.events("flow"), [{"event": "flow", "hardware": False,
                                                 "ms": sim.events("flow")[0]["ms"]}])
+
+    @with_sim("--file-timeout-ms", "300")
+    def test_file_stall_absorbs_commands(self, sim):
+        """Commands sent into an unfinished transfer are package bytes; the log names them."""
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="FILE:5000",1,5')[1], "OK")
+        p.expect(fota("FILESTART"))
+        p.write(b"\x00\xffQSIM" + b"ATE0\rAT+QFOTADL=?\r")
+        p.expect(fota("FILEEND", 500), 3)
+        ev = sim.events("file")[0]
+        self.assertEqual((ev["received"], ev["commands"], ev["first_command"]), (24, 2, "ATE0"))
+        self.assertEqual(sim.events("command")[-1]["line"], 'AT+QFOTADL="FILE:5000",1,5')
+        self.assertEqual(self.after_file(sim)["bytes"], 0)
+
+    def after_file(self, sim):
+        deadline = time.monotonic() + 3
+        while not sim.events("after-file") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return sim.events("after-file")[0]
+
+    def send_first_1000(self, sim):
+        """AT+QFOTADL FILE mode for a whole package, then only its first 1000 bytes."""
+        pkg = sim.make_package("up.bin", REV, NEW)
+        data = open(pkg, "rb").read()
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="FILE:%d",1,5' % len(data))[1], "OK")
+        p.expect(fota("FILESTART"))
+        p.write(data[:1000])
+        return p, data
+
+    @with_sim("--file-early-end", "1000")
+    def test_file_early_end(self, sim):
+        """FILEEND,500 after 1000 bytes; what follows is AT input again, and counted."""
+        p, data = self.send_first_1000(sim)
+        p.expect(fota("FILEEND", 500), 3)
+        p.write(b"\x01\x02junk\r")
+        self.assertEqual(p.command("AT")[1], "OK")
+        ev = sim.events("file")[0]
+        self.assertEqual((ev["length"], ev["received"], ev["commands"]), (len(data), 1000, 0))
+        self.assertNotIn("first_command", ev)
+        self.assertEqual(self.after_file(sim)["bytes"], len(b"\x01\x02junk\rAT\r"))
+        self.assertEqual(sim.events("revision"), [])
+
+    @with_sim("--file-early-end", "1000,0")
+    def test_file_early_end_code_0(self, sim):
+        """FILEEND,0 after 1000 bytes: the partial package fails its check."""
+        p, _ = self.send_first_1000(sim)
+        p.expect(fota("FILEEND", 0), 3)
+        p.expect(fota("END", 506), 3)
+        self.assertEqual(sim.events("file")[0]["received"], 1000)
 
     @with_sim("--update-error", "504", model="EC200A")
     def test_dfota_update_error(self, sim):

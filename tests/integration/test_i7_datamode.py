@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Issue 7, item 1: a modem left in FILE data mode is never fed commands.
+
+After a FILE transfer stops before <length> bytes (Cancel, a package that ends
+early, the daemon killed and restarted), the modem takes every byte as package
+data until its own idle timeout (--file-timeout-ms: 10, 15 and 30 s here). A job
+started at once must wait for that and succeed; GetModemInfo must wait and
+answer; the simulator's log must show no command line inside any package."""
+
+import os
+import shutil
+import signal
+import time
+
+import fotatest
+import i7common
+from i7common import SLOW_STREAM, SLOW_SIZE, QUICK_SIZE
+
+# The next Start comes this soon after the interruption.
+PROMPT = 0.5
+
+
+class DataModeTest(fotatest.FotaTestCase):
+    start_daemon = False
+
+    def begin(self, file_timeout_s):
+        self.file_timeout_s = file_timeout_s
+        self.start_sim(['--file-timeout-ms', str(file_timeout_s * 1000)])
+        self.restart_daemon(modem=SLOW_STREAM)
+        self.slow = self.package(size=SLOW_SIZE, name='slow.bin')
+        self.quick = self.package(size=QUICK_SIZE, name='quick.bin')
+
+    def stream_a_while(self, path):
+        job = self.daemon.start_file(path)
+        self.daemon.wait_state(job, 'downloading', 15)
+        fotatest.wait_until(lambda: any(st == 'downloading' and pc >= 2
+                                        for st, pc in self.daemon.progress(job)),
+                            15, 'some of the package to be sent')
+        return job
+
+    def start_promptly(self, since):
+        """StartFile of the quick package, PROMPT s at most after @since; it must succeed."""
+        job = i7common.start_file_or_fail(self, self.quick.path)
+        self.assertLess(time.monotonic() - since, PROMPT + 0.5, 'the test was too slow')
+        _, fin = self.daemon.wait_finished(job, self.file_timeout_s + 45)
+        self.assertEqual(fin[1], 'succeeded', fin)
+        self.assertEqual(self.sim.revision(), self.quick.to)
+        self.assertIn(self.quick.sha256, [e['sha256'] for e in self.sim.complete_files()])
+        i7common.assert_nothing_absorbed(self)
+
+    # -- the three interruptions
+
+    def after_cancel(self, file_timeout_s):
+        self.begin(file_timeout_s)
+        job = self.stream_a_while(self.slow.path)
+        self.daemon.cancel()
+        cancelled_at = time.monotonic()
+        _, fin = self.daemon.wait_finished(job, 10)
+        self.assertEqual(fin[1], 'cancelled', fin)
+        self.start_promptly(cancelled_at)
+
+    def after_early_end(self, file_timeout_s):
+        """The client truncates its package while it is being sent."""
+        self.begin(file_timeout_s)
+        victim = os.path.join(self.tmpdir, 'shrinking.bin')
+        shutil.copyfile(self.slow.path, victim)
+        job = self.stream_a_while(victim)
+        os.truncate(victim, SLOW_SIZE // 2)
+        _, fin = self.daemon.wait_finished(job, 20)
+        ended_at = time.monotonic()
+        self.assertEqual(fin[1], 'failed', fin)
+        self.start_promptly(ended_at)
+
+    def after_restart(self, file_timeout_s):
+        self.begin(file_timeout_s)
+        self.stream_a_while(self.slow.path)
+        self.daemon.kill(signal.SIGKILL)
+        self.restart_daemon(modem=SLOW_STREAM)
+        self.start_promptly(time.monotonic())
+
+    def test_modem_info_waits_after_cancel(self):
+        """GetModemInfo right after a Cancel mid-stream waits and answers."""
+        self.begin(10)
+        job = self.stream_a_while(self.slow.path)
+        self.daemon.cancel()
+        self.daemon.wait_finished(job, 10)
+        started = time.monotonic()
+        try:
+            info = self.daemon.call('GetModemInfo', reply='(a{sv})',
+                                    timeout_ms=(self.file_timeout_s + 30) * 1000)[0]
+        except fotatest.GLib.Error as e:
+            self.fail(f'GetModemInfo failed {time.monotonic() - started:.1f} s after the '
+                      f'Cancel: {fotatest.remote_error(e)}: {e.message}')
+        self.assertEqual((info['model'], info['revision']), ('EC200T', self.revision), info)
+        fotatest.wait_until(lambda: self.sim.file_events(), self.file_timeout_s + 5,
+                            'the modem to end the transfer')
+        i7common.assert_nothing_absorbed(self)
+
+
+def _add_cases():
+    cases = {'cancel': (10, 15, 30), 'early_end': (10, 15), 'restart': (10, 15)}
+    for kind, timeouts in cases.items():
+        for t in timeouts:
+            def test(self, kind=kind, t=t):
+                getattr(self, f'after_{kind}')(t)
+            test.__name__ = f'test_after_{kind}_{t}s'
+            test.__doc__ = f'simulator FILE timeout {t} s: a job started at once after ' \
+                           f'the {kind.replace("_", " ")} succeeds'
+            setattr(DataModeTest, test.__name__, test)
+
+
+_add_cases()
+
+
+if __name__ == '__main__':
+    fotatest.main()
