@@ -486,6 +486,22 @@ class TestSimulator(unittest.TestCase):
         p.expect(fota("END", 506), 3)
         self.assertEqual(sim.events("file")[0]["received"], 1000)
 
+    @with_sim("--check-ms", "600")
+    def test_check_ms(self, sim):
+        """START comes --check-ms after FILEEND,0; commands are answered meanwhile."""
+        pkg = sim.make_package("up.bin", REV, NEW)
+        data = open(pkg, "rb").read()
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="FILE:%d",1,5' % len(data))[1], "OK")
+        p.expect(fota("FILESTART"))
+        p.write(data)
+        p.expect(fota("FILEEND", 0), 3)
+        t0 = time.monotonic()
+        self.assertEqual(p.command("AT")[1], "OK")
+        p.expect(fota("START"), 3)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.5)
+        p.expect(fota("END", 0), 5)
+
     @with_sim("--update-error", "504", model="EC200A")
     def test_dfota_update_error(self, sim):
         pkg = sim.make_package("up.bin", "EC200ACNDAR01A08M16", "EC200ACNDAR01A09M16",
