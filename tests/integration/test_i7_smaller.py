@@ -63,25 +63,33 @@ class SmallerTest(fotatest.FotaTestCase):
         self.assertIn('+CME ERROR: 3', fin[3])
         self.assertEqual(fin[3].count('AT+QCFG'), 1, fin[3])
 
-    def test_early_fileend_stops_the_stream(self):
-        """The modem ends the transfer (FILEEND,500) after 8 KiB of a 96 KiB package
-        sent without flow control: the daemon stops sending at once. (An early
-        FILEEND,0 is not tried: the simulator then fails the package check and
-        reboots 50 ms later, which ends any stream by itself.)"""
-        self.begin('--file-early-end', '8192', modem=SLOW_STREAM)
+    def early_fileend(self, code):
+        """The modem ends the transfer (FILEEND,<code>) after 8 KiB of a 96 KiB package
+        sent without flow control, and checks the package for 1.5 s (--check-ms):
+        the daemon stops sending at once."""
+        self.begin('--file-early-end', f'8192,{code}', '--check-ms', '1500',
+                   modem=SLOW_STREAM)
         pkg = self.package(size=SLOW_SIZE)
         job = self.daemon.start_file(pkg.path)
-        _, fin = self.daemon.wait_finished(job, 20)
-        self.assertEqual(fin[1], 'failed', fin)
-        after = fotatest.wait_until(lambda: self.sim.events('after-file'), 10,
+        after = fotatest.wait_until(lambda: self.sim.events('after-file'), 20,
                                     'the simulator to count the bytes after FILEEND')
         # 1 s at the paced rate is 16 KiB; what was in flight is a few writes of 32 bytes.
         self.assertLess(after[0]['bytes'], 1024,
-                        f'the daemon went on streaming after FILEEND: {after[0]}')
+                        f'the daemon went on streaming after FILEEND,{code}: {after[0]}')
+        _, fin = self.daemon.wait_finished(job, 20)
+        self.assertEqual(fin[1], 'failed', fin)
         small = self.package(size=2048, name='small.bin')  # ends before 8 KiB
         job2 = i7common.start_file_or_fail(self, small.path)
         _, fin2 = self.daemon.wait_finished(job2, 30)
         self.assertEqual(fin2[1], 'succeeded', fin2)
+
+    def test_early_fileend_500_stops_the_stream(self):
+        self.early_fileend(500)
+
+    def test_early_fileend_0_stops_the_stream(self):
+        """FILEEND,0 although bytes are missing: the modem checks (and fails) the partial
+        package; the rest of the package must not follow as AT input meanwhile."""
+        self.early_fileend(0)
 
     def test_cancel_while_start_file_hashes(self):
         """Cancel while StartFile hashes a 4 GiB - 1 sparse package: the job never

@@ -3,7 +3,8 @@
 
 The state dir is a small tmpfs that the test turns read-only (remount,ro) or
 fills (ENOSPC). A job whose record cannot be saved mid-job may end any way, but
-after a restart its verdict must agree with the modem's revision. A job whose
+its message says so, and after a restart its verdict must agree with the modem's
+revision. A job whose
 record cannot be written at the start is refused by the Start call with a clear
 error, and the modem hears nothing of it. The tests run as root; they skip,
 saying why, when a tmpfs cannot be mounted here."""
@@ -48,7 +49,7 @@ class StorageTest(fotatest.FotaTestCase):
         self.break_storage(how)
         fotatest.wait_until(lambda: self.sim.revision() == pkg.to or self.daemon.finished(job),
                             60, 'the modem to upgrade or the job to end')
-        fotatest.wait_until(lambda: self.daemon.finished(job), 60, 'the job to end')
+        fin = fotatest.wait_until(lambda: self.daemon.finished(job), 60, 'the job to end')
         self.daemon.kill(signal.SIGKILL)
         self.repair_storage(how)
         self.restart_daemon()
@@ -60,6 +61,9 @@ class StorageTest(fotatest.FotaTestCase):
         else:
             self.assertFalse(changed, f'"{info["state"]}" but the modem runs {modem}: {info}')
         self.assertIn(info['state'], fotatest.FINAL_STATES, info)
+        # The failed saves were visible in the job's own message, not only the journal.
+        self.assertRegex(fin[3].lower(), r'sav|record|stor',
+                         f'the job ended {fin} without saying that its record was not saved')
 
     def start_on_broken_storage(self, how):
         self.begin()

@@ -50,6 +50,7 @@ typedef struct {
 	SimPortKind port_kind;
 	guint file_timeout_ms;
 	guint file_end_delay_ms; /* between the last FILE byte and FILEEND */
+	guint check_ms;          /* package check between the download's end and START */
 	guint64 file_early_end;  /* FILEEND,<code> after this many FILE bytes; 0: off */
 	int file_early_end_code;
 	guint net_timeout_ms;

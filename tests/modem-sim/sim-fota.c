@@ -21,6 +21,7 @@ typedef enum {
 	ST_FILE_CHECK, /* --file-end-delay-ms: all bytes in, FILEEND not yet sent */
 	ST_NET,        /* network download running */
 	ST_AWAIT_BOOT, /* upgrade_mode 0: update after the reboot */
+	ST_CHECK,      /* --check-ms: checking the package before START */
 	ST_UPDATE,     /* between START and END */
 } State;
 
@@ -208,7 +209,7 @@ on_update_step(gpointer user_data)
 }
 
 static void
-begin_update(SimFota *fota)
+start_update(SimFota *fota)
 {
 	const SimConfig *cfg = fota->modem->cfg;
 	gboolean package_bad = fota->update_code != 0;
@@ -229,6 +230,31 @@ begin_update(SimFota *fota)
 	fota->steps = make_steps(fota, fota->update_code != 0);
 	interval = cfg->update_ms / (fota->steps->len + 1);
 	fota->timer = g_timeout_add(MAX(interval, 1u), on_update_step, fota);
+}
+
+static gboolean
+on_check_done(gpointer user_data)
+{
+	SimFota *fota = user_data;
+
+	fota->timer = 0;
+	start_update(fota);
+	return G_SOURCE_REMOVE;
+}
+
+/* A real modem checks the whole package before START; --check-ms says how long. */
+static void
+begin_update(SimFota *fota)
+{
+	guint check_ms = fota->modem->cfg->check_ms;
+
+	if (check_ms == 0) {
+		start_update(fota);
+		return;
+	}
+	remove_timer(fota);
+	fota->state = ST_CHECK;
+	fota->timer = g_timeout_add(check_ms, on_check_done, fota);
 }
 
 /* --- download end ---------------------------------------------------------------------- */

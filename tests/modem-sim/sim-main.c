@@ -63,7 +63,7 @@ typedef struct {
 	/* simulator */
 	char *link, *model, *revision, *imei, *log, *ready_file;
 	int reboot_ms, boot_urc_delay_ms, download_ms, update_ms, file_timeout_ms, net_timeout_ms;
-	int file_end_delay_ms;
+	int file_end_delay_ms, check_ms;
 	char *file_early_end;
 	gboolean no_echo, fail_qfotadl, silent, garbage, split_writes, interleave_urcs;
 	gboolean quiet_update, require_pdp, https_insecure, urc_before_ok;
@@ -212,6 +212,7 @@ build_config(const Options *o, SimConfig *cfg, GError **error)
 	    !non_negative("file-timeout-ms", o->file_timeout_ms, &cfg->file_timeout_ms, error) ||
 	    !non_negative("file-end-delay-ms", o->file_end_delay_ms, &cfg->file_end_delay_ms,
 	                  error) ||
+	    !non_negative("check-ms", o->check_ms, &cfg->check_ms, error) ||
 	    !non_negative("net-timeout-ms", o->net_timeout_ms, &cfg->net_timeout_ms, error))
 		return FALSE;
 	if (!parse_early_end(o->file_early_end, cfg, error))
@@ -344,6 +345,8 @@ main(int argc, char **argv)
 	         "usb (AT+QCFG=\"usbifc\") or uart (AT+IFC)", "KIND"},
 	        {"file-end-delay-ms", 0, 0, G_OPTION_ARG_INT, &o.file_end_delay_ms,
 	         "FILE mode: wait this long after the last byte before FILEEND", "N"},
+	        {"check-ms", 0, 0, G_OPTION_ARG_INT, &o.check_ms, "Package check before START",
+	         "N"},
 	        {"file-early-end", 0, 0, G_OPTION_ARG_STRING, &o.file_early_end,
 	         "FILE mode: FILEEND,CODE (default 500) after N bytes (0: off)", "N[,CODE]"},
 	        {"file-timeout-ms", 0, 0, G_OPTION_ARG_INT, &o.file_timeout_ms,

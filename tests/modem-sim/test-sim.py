@@ -455,20 +455,20 @@ class TestSimulator(unittest.TestCase):
             time.sleep(0.05)
         return sim.events("after-file")[0]
 
-    def send_first_1000(self, sim):
-        """AT+QFOTADL FILE mode for a whole package, then only its first 1000 bytes."""
+    def begin_transfer(self, sim):
+        """AT+QFOTADL FILE mode for a package, up to FILESTART; (port, package bytes)."""
         pkg = sim.make_package("up.bin", REV, NEW)
         data = open(pkg, "rb").read()
         p = sim.port
         self.assertEqual(p.command('AT+QFOTADL="FILE:%d",1,5' % len(data))[1], "OK")
         p.expect(fota("FILESTART"))
-        p.write(data[:1000])
         return p, data
 
     @with_sim("--file-early-end", "1000")
     def test_file_early_end(self, sim):
         """FILEEND,500 after 1000 bytes; what follows is AT input again, and counted."""
-        p, data = self.send_first_1000(sim)
+        p, data = self.begin_transfer(sim)
+        p.write(data[:1000])
         p.expect(fota("FILEEND", 500), 3)
         p.write(b"\x01\x02junk\r")
         self.assertEqual(p.command("AT")[1], "OK")
@@ -481,10 +481,23 @@ class TestSimulator(unittest.TestCase):
     @with_sim("--file-early-end", "1000,0")
     def test_file_early_end_code_0(self, sim):
         """FILEEND,0 after 1000 bytes: the partial package fails its check."""
-        p, _ = self.send_first_1000(sim)
+        p, data = self.begin_transfer(sim)
+        p.write(data[:1000])
         p.expect(fota("FILEEND", 0), 3)
         p.expect(fota("END", 506), 3)
         self.assertEqual(sim.events("file")[0]["received"], 1000)
+
+    @with_sim("--check-ms", "600")
+    def test_check_ms(self, sim):
+        """START comes --check-ms after FILEEND,0; commands are answered meanwhile."""
+        p, data = self.begin_transfer(sim)
+        p.write(data)
+        p.expect(fota("FILEEND", 0), 3)
+        t0 = time.monotonic()
+        self.assertEqual(p.command("AT")[1], "OK")
+        p.expect(fota("START"), 3)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.5)
+        p.expect(fota("END", 0), 5)
 
     @with_sim("--update-error", "504", model="EC200A")
     def test_dfota_update_error(self, sim):
