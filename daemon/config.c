@@ -56,7 +56,7 @@ parse_string(FotadConfig *config, gsize offset, const char *value, GError **erro
 }
 
 static gboolean
-parse_state_dir(FotadConfig *config, gsize offset, const char *value, GError **error)
+parse_directory(FotadConfig *config, gsize offset, const char *value, GError **error)
 {
 	if (*value == '\0')
 		return bad_value(error, "a directory", value);
@@ -236,8 +236,9 @@ static const KeyDesc keys[] = {
         {"timeouts", "boot-settle", parse_timeout, OFF(timeouts.boot_settle_ms)},
         {"timeouts", "late-reply-grace", parse_grace, OFF(timeouts.late_reply_grace_ms)},
         {"timeouts", "file-idle", parse_timeout, OFF(timeouts.file_idle_ms)},
-        {"daemon", "state-dir", parse_state_dir, OFF(state_dir)},
+        {"daemon", "state-dir", parse_directory, OFF(state_dir)},
         {"daemon", "boot-id-file", parse_string, OFF(boot_id_file)},
+        {"daemon", "lock-dir", parse_directory, OFF(lock_dir)},
 };
 
 FotadConfig *
@@ -266,6 +267,7 @@ fotad_config_new(void)
 	        .file_idle_ms = 60 * 1000,
 	};
 	config->state_dir = g_strdup(FOTAD_DEFAULT_STATE_DIR);
+	config->lock_dir = g_strdup(FOTAD_DEFAULT_LOCK_DIR);
 	return config;
 }
 
@@ -276,6 +278,7 @@ fotad_config_free(FotadConfig *config)
 		return;
 	g_free(config->port);
 	g_free(config->state_dir);
+	g_free(config->lock_dir);
 	g_free(config->boot_id_file);
 	g_free(config);
 }

@@ -32,6 +32,7 @@ typedef enum {
 
 #define FOTAD_DEFAULT_CONFIG_FILE "/etc/quectel-fotad/quectel-fotad.conf"
 #define FOTAD_DEFAULT_STATE_DIR   "/var/lib/quectel-fotad"
+#define FOTAD_DEFAULT_LOCK_DIR    "/run/lock"
 #define FOTAD_MAX_USB_IDS         16
 
 /* All timeouts in milliseconds (the file has seconds with fractions). */
@@ -61,6 +62,7 @@ typedef struct {
 
 	char *state_dir;
 	char *boot_id_file; /* tests only; NULL: the kernel's boot id */
+	char *lock_dir;     /* where the port's lock lives (one daemon per modem) */
 } FotadConfig;
 
 FotadConfig *fotad_config_new(void); /* the defaults */

@@ -53,16 +53,29 @@ on_progress(JobManager *manager, gpointer user_data)
 	fota_fota1_emit_progress(self->skeleton, r->id, fota_state_to_string(r->state), r->percent);
 }
 
+/* The job's words, and whether they are on disk: a record that could not
+ * be saved is something the caller must know about. */
+static char *
+job_message(const JobRecord *r, const char *storage_error)
+{
+	if (storage_error == NULL)
+		return g_strdup(r->message ? r->message : "");
+	return g_strdup_printf("%s%s(warning: the job record could not be saved: %s; retrying)",
+	                       r->message ? r->message : "", r->message ? " " : "",
+	                       storage_error);
+}
+
 static void
 on_finished(JobManager *manager, gpointer user_data)
 {
 	FotaService *self = user_data;
 	const JobRecord *r = job_manager_get_record(manager);
+	g_autofree char *message = job_message(r, job_manager_get_storage_error(manager));
 
 	update_modem_properties(self);
 	update_job_properties(self);
 	fota_fota1_emit_finished(self->skeleton, r->id, fota_state_to_string(r->state),
-	                         r->error ? r->error : "", r->message ? r->message : "");
+	                         r->error ? r->error : "", message);
 }
 
 static void
@@ -195,7 +208,8 @@ record_to_variant(const JobRecord *r, const char *storage_error)
 	g_variant_builder_add(&b, "{sv}", "error", S(r->error));
 	if (r->error_code != JOB_UNSET)
 		g_variant_builder_add(&b, "{sv}", "error-code", g_variant_new_int32(r->error_code));
-	g_variant_builder_add(&b, "{sv}", "message", S(r->message));
+	g_variant_builder_add(&b, "{sv}", "message",
+	                      g_variant_new_take_string(job_message(r, storage_error)));
 	g_variant_builder_add(&b, "{sv}", "from-revision", S(r->from_revision));
 	g_variant_builder_add(&b, "{sv}", "to-revision", S(r->to_revision));
 	g_variant_builder_add(&b, "{sv}", "started", g_variant_new_int64(r->started_us));

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "fota-dbus-error.h"
+#include "job-options.h"
 #include "job-progress.h"
 #include "qind-parse.h"
 
@@ -32,7 +33,6 @@ typedef enum {
 	STEP_SENT,              /* every byte written; FILEEND pending */
 	STEP_FOLLOW,            /* the modem works on its own: download, update, reboots */
 	STEP_UNCONFIRMED,       /* resumed: AT+QFOTADL may have gone out, no reply seen */
-	STEP_CONCLUDE,          /* resumed: the modem's revision decides */
 	STEP_DONE,
 } JobStep;
 
@@ -94,7 +94,7 @@ static void job_event(FotaJob *self, const JobEvent *event);
 static void job_fail(FotaJob *self, FotaDBusError code, gint modem_code, const char *message);
 static void job_after_change(FotaJob *self, FotaState old_state, JobProgressChange change);
 static void send_next(FotaJob *self);
-static void conclude(FotaJob *self);
+static void verify(FotaJob *self);
 
 static double
 secs(guint ms)
@@ -521,6 +521,13 @@ identified(GObject *source, GAsyncResult *result, gpointer user_data)
 		         JOB_UNSET, message);
 		return;
 	}
+	/* accepted before the modem was identified, or the modem changed */
+	if (!job_options_fit_modem(&self->record->options, info->kind,
+	                           info->ranges_valid ? &info->ranges : NULL, info->qfotadl_ranges,
+	                           &error)) {
+		job_fail(self, FOTA_DBUS_ERROR_NOT_SUPPORTED, JOB_UNSET, error->message);
+		return;
+	}
 	g_free(self->record->from_revision);
 	self->record->from_revision = g_strdup(info->revision);
 	g_free(self->record->port);
@@ -640,6 +647,9 @@ stream_done(GObject *source, GAsyncResult *result, gpointer user_data)
 		          self->record->id, sent, sha);
 		g_free(self->record->sent_sha256);
 		self->record->sent_sha256 = g_steal_pointer(&sha);
+		/* A restart must know the modem may have the whole package. */
+		if (!self->finished)
+			job_save(self);
 	} else if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 		g_prefix_error(&error,
 		               "after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " bytes: ", sent,
@@ -767,9 +777,44 @@ on_fota_urc(FotaJob *self, const char *line)
 
 /* ---- rebooting, updating, verifying ---- */
 
-/* The port is back and the modem identified: did the update happen? The
- * verdict rests on the identification made after this return, so a restart
- * landing in verifying reads the revision again. */
+static void
+verify_read(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(FotaJob) self = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(ModemInfo) info = modem_identify_finish(FOTA_MODEM(source), result, &error);
+	g_autofree char *message = NULL;
+
+	/* the port went away meanwhile: "lost" takes over */
+	if (self->finished || self->record->state != FOTA_STATE_VERIFYING ||
+	    g_error_matches(error, MODEM_ERROR, MODEM_ERROR_ABSENT))
+		return;
+	timer_stop(&self->wait);
+	if (info == NULL) {
+		message = g_strdup_printf("cannot read the revision after the update: %s",
+		                          error->message);
+		job_fail(self, FOTA_DBUS_ERROR_MODEM_ERROR, JOB_UNSET, message);
+		return;
+	}
+	job_progress_verify(self->record, info->revision, g_get_real_time());
+	job_after_change(self, FOTA_STATE_VERIFYING, JOB_PROGRESS_STATE);
+}
+
+/* The verdict rests on a read of its own, made in the verifying state (and
+ * saved as such), so that a restart landing here reads the revision again.
+ * A resumed job reads once its lease on the port is granted. */
+static void
+verify(FotaJob *self)
+{
+	timer_arm(&self->wait, self->config->timeouts.reboot_ms, FOTA_DBUS_ERROR_TIMEOUT,
+	          "cannot read the modem's revision within %g s after its return",
+	          secs(self->config->timeouts.reboot_ms));
+	if (modem_holds(self->modem, self))
+		modem_identify(self->modem, self, self->cancellable, verify_read,
+		               g_object_ref(self));
+}
+
+/* The port is back and the modem identified: did the update happen? */
 static void
 on_return(FotaJob *self)
 {
@@ -793,19 +838,13 @@ on_return(FotaJob *self)
 		                  job_progress_unchanged_message(r, info->revision));
 		return;
 	}
-	timer_stop(&self->wait);
 	job_enter(self, FOTA_STATE_VERIFYING);
-	job_progress_verify(r, info->revision, g_get_real_time());
-	job_after_change(self, FOTA_STATE_VERIFYING, JOB_PROGRESS_STATE);
+	verify(self);
 }
 
 static void
 on_ready(FotaJob *self)
 {
-	if (self->step == STEP_CONCLUDE) {
-		conclude(self);
-		return;
-	}
 	switch (self->record->state) {
 	case FOTA_STATE_UPDATING:
 		/* Mode 1 updates with the port up: a return without a loss only
@@ -849,22 +888,22 @@ on_lost(FotaJob *self)
 
 	switch (r->state) {
 	case FOTA_STATE_PREPARING:
-		if (self->step == STEP_CONCLUDE)
-			return; /* waiting for the modem anyway */
 		job_fail(self, FOTA_DBUS_ERROR_MODEM_ERROR, JOB_UNSET,
 		         "the modem port vanished while preparing");
 		break;
 	case FOTA_STATE_DOWNLOADING:
-		if (!r->download_done && !package_delivered(self)) {
+		/* A resumed job may have missed the modem's last URCs. */
+		if (!r->download_done && !package_delivered(self) && self->interruption == NULL) {
 			job_fail(self, FOTA_DBUS_ERROR_DOWNLOAD_FAILED, JOB_UNSET,
 			         "the modem port vanished during the download");
 			break;
 		}
 		if (!r->download_done) {
 			/* The modem reboots only after a complete download; its
-			 * last URCs can die with the port. The revision decides. */
-			g_message("Job %s: port lost after the whole package was delivered; "
-			          "assuming the modem took it",
+			 * last URCs can die with the port, or with the daemon.
+			 * The revision decides. */
+			g_message("Job %s: port lost after the whole package was delivered or "
+			          "while the daemon was away; assuming the modem took it",
 			          r->id);
 			r->download_done = TRUE;
 		}
@@ -889,10 +928,7 @@ job_event(FotaJob *self, const JobEvent *event)
 		return;
 	switch (event->kind) {
 	case EVENT_URC:
-		/* concluding: the FILEEND of the interrupted transfer is the
-		 * modem's, and what it says is read from its revision */
-		if (self->step != STEP_CONCLUDE)
-			on_fota_urc(self, event->line);
+		on_fota_urc(self, event->line);
 		break;
 	case EVENT_READY:
 		on_ready(self);
@@ -950,44 +986,6 @@ fota_job_start(FotaJob *self)
 	              g_object_ref(self));
 }
 
-/* A resumed job whose own part was cut short (preparing, streaming a file):
- * only the modem's revision, read once it listens again, can tell what
- * happened. */
-static void
-conclude(FotaJob *self)
-{
-	const ModemInfo *info = modem_get_info(self->modem);
-	JobRecord *r = self->record;
-
-	if (info == NULL || !modem_is_ready(self->modem))
-		return;
-	timer_stop(&self->wait);
-	self->step = STEP_FOLLOW;
-	if (job_progress_revision_changed(r, info->revision)) {
-		/* the modem took the package before we lost track */
-		job_enter(self, FOTA_STATE_VERIFYING);
-		job_progress_verify(r, info->revision, g_get_real_time());
-		job_after_change(self, FOTA_STATE_VERIFYING, JOB_PROGRESS_STATE);
-		return;
-	}
-	job_progress_interrupted(r, self->interruption, info->revision, g_get_real_time());
-	job_after_change(self, FOTA_STATE_PREPARING, JOB_PROGRESS_STATE);
-}
-
-static void
-wait_to_conclude(FotaJob *self, const char *interruption)
-{
-	self->step = STEP_CONCLUDE;
-	timer_arm(&self->wait,
-	          self->config->timeouts.file_idle_ms * 3 + self->config->timeouts.boot_settle_ms +
-	                  self->config->timeouts.reboot_ms,
-	          FOTA_DBUS_ERROR_TIMEOUT,
-	          "interrupted by %s; the modem did not answer afterwards, so its firmware is "
-	          "unknown",
-	          interruption);
-	conclude(self);
-}
-
 /* A job the modem accepted goes on where the record says, host reboot or
  * not: a modem that kept its power goes on too, one that lost it stays
  * silent and the state's deadline ends the job. */
@@ -1000,7 +998,8 @@ resume_from_state(FotaJob *self, const char *interruption)
 	case FOTA_STATE_IDLE:
 	case FOTA_STATE_PREPARING:
 		if (r->source_kind == FOTA_SOURCE_FILE) {
-			wait_to_conclude(self, interruption);
+			job_progress_transfer_cut(r, interruption, g_get_real_time());
+			job_after_change(self, FOTA_STATE_PREPARING, JOB_PROGRESS_STATE);
 			return;
 		}
 		/* AT+QFOTADL may have gone out just before the restart: a
@@ -1014,12 +1013,14 @@ resume_from_state(FotaJob *self, const char *interruption)
 		          interruption, secs(self->config->timeouts.first_urc_ms));
 		return;
 	case FOTA_STATE_DOWNLOADING:
-		if (r->source_kind == FOTA_SOURCE_FILE && !r->download_done) {
-			wait_to_conclude(self, interruption);
+		if (r->source_kind == FOTA_SOURCE_FILE && r->sent_sha256 == NULL) {
+			job_progress_transfer_cut(r, interruption, g_get_real_time());
+			job_after_change(self, FOTA_STATE_DOWNLOADING, JOB_PROGRESS_STATE);
 			return;
 		}
-		/* the modem downloads on its own: follow its URCs */
-		self->step = STEP_FOLLOW;
+		/* the modem downloads on its own, or checks the package we
+		 * sent: follow its URCs */
+		self->step = r->source_kind == FOTA_SOURCE_FILE ? STEP_SENT : STEP_FOLLOW;
 		on_enter_state(self);
 		arm_gap_wait(self);
 		return;
@@ -1041,6 +1042,21 @@ resume_from_state(FotaJob *self, const char *interruption)
 	}
 }
 
+static void
+resume_acquired(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	g_autoptr(FotaJob) self = user_data;
+
+	if (!modem_acquire_finish(FOTA_MODEM(source), result, NULL))
+		return;
+	if (self->finished) {
+		modem_release(self->modem, self);
+		return;
+	}
+	if (self->record->state == FOTA_STATE_VERIFYING && modem_is_ready(self->modem))
+		verify(self);
+}
+
 void
 fota_job_resume(FotaJob *self, const char *boot_id)
 {
@@ -1054,8 +1070,11 @@ fota_job_resume(FotaJob *self, const char *boot_id)
 	r->boot_id = g_strdup(boot_id);
 	self->interruption = host_rebooted ? "a host reboot" : "a daemon restart";
 	connect_modem(self);
-	/* An interrupted transfer may have left the modem counting bytes. */
-	if (r->source_kind == FOTA_SOURCE_FILE && !r->download_done &&
+	/* the port for the verifying read and a cancel's reset */
+	modem_acquire(self->modem, self, FALSE, self->cancellable, resume_acquired,
+	              g_object_ref(self));
+	/* A transfer cut short may have left the modem counting bytes. */
+	if (r->source_kind == FOTA_SOURCE_FILE && r->sent_sha256 == NULL &&
 	    (r->state == FOTA_STATE_PREPARING || r->state == FOTA_STATE_DOWNLOADING))
 		modem_begin_data_mode(self->modem);
 	resume_from_state(self, self->interruption);
@@ -1074,14 +1093,10 @@ fota_job_cancel(FotaJob *self, GError **error)
 		            "no job is running");
 		return FALSE;
 	}
-	if (r->download_done || r->state > FOTA_STATE_DOWNLOADING || package_delivered(self) ||
-	    self->step == STEP_CONCLUDE) {
+	if (r->download_done || r->state > FOTA_STATE_DOWNLOADING || package_delivered(self)) {
 		g_set_error(error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_NOT_CANCELLABLE,
-		            self->step == STEP_CONCLUDE
-		                    ? "the job is waiting for the modem to tell what happened; it "
-		                      "cannot be cancelled"
-		                    : "the modem has accepted the whole package and is writing "
-		                      "flash; the upgrade cannot be cancelled");
+		            "the modem has accepted the whole package and is writing flash; the "
+		            "upgrade cannot be cancelled");
 		return FALSE;
 	}
 	g_message("Job %s: cancel requested in state %s", r->id, fota_state_to_string(r->state));

@@ -140,16 +140,13 @@ on_job_finished(FotaJob *job, gpointer user_data)
 static void
 run_job(JobManager *self, FotaJob *job)
 {
+	/* the last one ended, but its "finished" is still on its way */
+	if (self->job != NULL)
+		on_job_finished(self->job, self);
 	job_record_free(g_steal_pointer(&self->last));
 	self->job = job;
 	g_signal_connect(job, "progress", G_CALLBACK(on_job_progress), self);
 	g_signal_connect(job, "finished", G_CALLBACK(on_job_finished), self);
-}
-
-gboolean
-job_manager_is_running(JobManager *self)
-{
-	return self->job != NULL;
 }
 
 /* ---- checks ---- */
@@ -157,7 +154,7 @@ job_manager_is_running(JobManager *self)
 static gboolean
 check_not_busy(JobManager *self, GError **error)
 {
-	if (self->job != NULL) {
+	if (self->job != NULL && !fota_job_is_finished(self->job)) {
 		g_set_error(error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_BUSY, "a job is running: %s",
 		            fota_job_get_record(self->job)->id);
 		return FALSE;
@@ -168,39 +165,6 @@ check_not_busy(JobManager *self, GError **error)
 		return FALSE;
 	}
 	return TRUE;
-}
-
-static gboolean
-check_range(const AtRangeList *list, const char *key, guint value, const char *ranges,
-            GError **error)
-{
-	if (at_range_list_contains(list, value))
-		return TRUE;
-	g_set_error(error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_NOT_SUPPORTED,
-	            "option '%s' %u is not supported by this modem (AT+QFOTADL=?: %s)", key, value,
-	            ranges);
-	return FALSE;
-}
-
-/* The options against what the modem itself says it takes. */
-static gboolean
-check_ranges(const ModemInfo *info, const JobOptions *o, GError **error)
-{
-	if (!info->ranges_valid) {
-		g_set_error(error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_NOT_SUPPORTED,
-		            "modem %s did not answer AT+QFOTADL=? usably; it may not support FOTA",
-		            info->model);
-		return FALSE;
-	}
-	if (!check_range(&info->ranges.upgrade_mode, "upgrade-mode", o->upgrade_mode,
-	                 info->qfotadl_ranges, error) ||
-	    !check_range(&info->ranges.download_urc_max, "download-urc-max", o->download_urc_max,
-	                 info->qfotadl_ranges, error))
-		return FALSE;
-	if (o->update_urc_max == JOB_UNSET)
-		return TRUE;
-	return check_range(&info->ranges.update_urc_max, "update-urc-max", (guint)o->update_urc_max,
-	                   info->qfotadl_ranges, error);
 }
 
 /* NotSupported only for what this modem cannot do (update-urc-max on a
@@ -220,6 +184,9 @@ options_error_code(GVariant *asv, FotaSourceKind kind, const GError *error)
 	return ok_on_fota ? FOTA_DBUS_ERROR_NOT_SUPPORTED : FOTA_DBUS_ERROR_INVALID_ARGUMENT;
 }
 
+/* Against the modem's last identity when there is one; without it (daemon
+ * start, a modem still counting an interrupted package) the job checks
+ * once it has identified the modem. */
 static gboolean
 parse_options(GVariant *asv, FotaSourceKind kind, const ModemInfo *info, JobOptions *out,
               GError **error)
@@ -227,12 +194,16 @@ parse_options(GVariant *asv, FotaSourceKind kind, const ModemInfo *info, JobOpti
 	g_autoptr(GError) local = NULL;
 
 	job_options_init(out);
-	if (!job_options_parse(asv, kind, info->kind, out, &local)) {
+	if (!job_options_parse(asv, kind, info ? info->kind : FOTA_UPGRADE_KIND_FOTA, out,
+	                       &local) ||
+	    (info != NULL &&
+	     !job_options_fit_modem(out, info->kind, info->ranges_valid ? &info->ranges : NULL,
+	                            info->qfotadl_ranges, &local))) {
 		g_set_error_literal(error, FOTA_DBUS_ERROR, options_error_code(asv, kind, local),
 		                    local->message);
 		return FALSE;
 	}
-	return check_ranges(info, out, error);
+	return TRUE;
 }
 
 /* A regular file opened for reading whose first byte can be read (an O_PATH
@@ -307,8 +278,9 @@ new_record(JobManager *self, const PendingStart *p, const ModemInfo *info, JobOp
 	r->options = *options; /* takes the strings */
 	*options = (JobOptions){0};
 	r->boot_id = g_strdup(self->boot_id);
-	r->port = g_strdup(info->port_identity);
-	r->from_revision = g_strdup(info->revision);
+	/* without an identity yet, the job reads both before AT+QFOTADL */
+	r->port = g_strdup(info ? info->port_identity : NULL);
+	r->from_revision = g_strdup(info ? info->revision : NULL);
 	r->started_us = g_get_real_time();
 	job_progress_set_state(r, FOTA_STATE_PREPARING, r->started_us);
 	return r;
@@ -410,8 +382,7 @@ hash_done(GObject *source, GAsyncResult *result, gpointer user_data)
 	pending_done(p->manager, p, error);
 }
 
-/* The modem's identity is known: check the options against it, then hash
- * a FILE package that names its sha256, then start. */
+/* Check the options, hash a FILE package that names its sha256, start. */
 static void
 continue_start(JobManager *self, PendingStart *p, const ModemInfo *info)
 {
@@ -451,6 +422,7 @@ identified_then_start(GObject *source, GAsyncResult *result, gpointer user_data)
 		            "cancelled while waiting for the modem's identity");
 	} else {
 		g_autoptr(GError) why = g_steal_pointer(&error);
+
 		g_set_error(&error, FOTA_DBUS_ERROR,
 		            g_error_matches(why, MODEM_ERROR, MODEM_ERROR_ABSENT)
 		                    ? FOTA_DBUS_ERROR_NO_MODEM
@@ -460,24 +432,27 @@ identified_then_start(GObject *source, GAsyncResult *result, gpointer user_data)
 	pending_done(p->manager, p, error);
 }
 
-/* The modem's last identity serves while it is known; without one (daemon
- * start, an interrupted package the modem may still be counting) the call
- * waits for the modem to be identified rather than fail. */
+/* Checked against the modem's identity: the last one, or one read now
+ * (daemon start: the modem is being probed). A modem that may still count
+ * an interrupted package's bytes cannot be asked for seconds; the job then
+ * checks once it has identified the modem, and the call returns at once
+ * with the job waiting in preparing. */
 static void
 begin(JobManager *self, PendingStart *p)
 {
 	const ModemInfo *info = modem_get_info(self->modem);
 	g_autoptr(GError) error = NULL;
 
-	self->pending = p;
-	if (info != NULL) {
-		continue_start(self, p, info);
-		return;
-	}
 	if (!modem_has_port(self->modem)) {
 		g_autofree char *why = modem_describe_absence(self->modem);
 		g_set_error(&error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_NO_MODEM, "%s", why);
-		pending_done(self, p, error);
+		pending_reply(p, NULL, error);
+		pending_free(p);
+		return;
+	}
+	self->pending = p;
+	if (info != NULL || modem_in_data_mode(self->modem)) {
+		continue_start(self, p, info);
 		return;
 	}
 	g_message("Start: %s", modem_busy_reason(self->modem) ? modem_busy_reason(self->modem)
@@ -553,7 +528,7 @@ job_manager_start_file(JobManager *self, int fd, GVariant *options, JobStartRepl
 gboolean
 job_manager_cancel(JobManager *self, GError **error)
 {
-	if (self->job != NULL)
+	if (self->job != NULL && !fota_job_is_finished(self->job))
 		return fota_job_cancel(self->job, error);
 	if (self->pending != NULL) {
 		g_message("Cancel: ending a Start call before its job began");

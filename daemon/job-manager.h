@@ -49,7 +49,6 @@ gboolean job_manager_cancel(JobManager *self, GError **error);
 
 /* The running job's record, else the last finished one; NULL when none. */
 const JobRecord *job_manager_get_record(JobManager *self);
-gboolean job_manager_is_running(JobManager *self);
 /* Why the record could not be saved the last time, NULL when it was. */
 const char *job_manager_get_storage_error(JobManager *self);
 

@@ -260,3 +260,40 @@ job_options_parse(GVariant *asv, FotaSourceKind source, FotaUpgradeKind kind, Jo
 	job_options_init(out);
 	return FALSE;
 }
+
+static gboolean
+fits_range(const AtRangeList *list, const char *key, guint value, const char *ranges_text,
+           GError **error)
+{
+	if (at_range_list_contains(list, value))
+		return TRUE;
+	g_set_error(error, JOB_OPTIONS_ERROR, JOB_OPTIONS_ERROR_NOT_SUPPORTED,
+	            "option '%s' %u is not supported by this modem (AT+QFOTADL=?: %s)", key, value,
+	            ranges_text ? ranges_text : "");
+	return FALSE;
+}
+
+gboolean
+job_options_fit_modem(const JobOptions *o, FotaUpgradeKind kind, const AtQfotadlRanges *ranges,
+                      const char *ranges_text, GError **error)
+{
+	if (o->update_urc_max != JOB_UNSET && kind != FOTA_UPGRADE_KIND_FOTA) {
+		g_set_error(error, JOB_OPTIONS_ERROR, JOB_OPTIONS_ERROR_NOT_SUPPORTED,
+		            "option 'update-urc-max' is only supported on EC200T (FOTA) modems");
+		return FALSE;
+	}
+	if (ranges == NULL) {
+		g_set_error(
+		        error, JOB_OPTIONS_ERROR, JOB_OPTIONS_ERROR_NOT_SUPPORTED,
+		        "the modem did not answer AT+QFOTADL=? usably; it may not support FOTA");
+		return FALSE;
+	}
+	if (!fits_range(&ranges->upgrade_mode, "upgrade-mode", o->upgrade_mode, ranges_text,
+	                error) ||
+	    !fits_range(&ranges->download_urc_max, "download-urc-max", o->download_urc_max,
+	                ranges_text, error))
+		return FALSE;
+	return o->update_urc_max == JOB_UNSET ||
+	       fits_range(&ranges->update_urc_max, "update-urc-max", (guint)o->update_urc_max,
+	                  ranges_text, error);
+}

@@ -32,3 +32,11 @@ typedef enum {
  * "option 'download-urc-max' must be 0 or 5..100, got 3". */
 gboolean job_options_parse(GVariant *asv, FotaSourceKind source, FotaUpgradeKind kind,
                            JobOptions *out, GError **error);
+
+/* Whether options parsed for one modem suit the modem now identified: a
+ * model of @kind whose AT+QFOTADL=? answer parsed into @ranges (NULL when it
+ * did not; @ranges_text quotes it). JOB_OPTIONS_ERROR_NOT_SUPPORTED names
+ * the option and the modem's ranges. */
+gboolean job_options_fit_modem(const JobOptions *options, FotaUpgradeKind kind,
+                               const AtQfotadlRanges *ranges, const char *ranges_text,
+                               GError **error);

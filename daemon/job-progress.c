@@ -94,6 +94,18 @@ job_progress_unchanged_message(const JobRecord *record, const char *revision)
 }
 
 void
+job_progress_transfer_cut(JobRecord *record, const char *cause, gint64 now_us)
+{
+	g_autofree char *message = g_strdup_printf(
+	        "the package transfer was interrupted by %s before the last byte; the modem "
+	        "discards a partial package, so its firmware is unchanged; safe to start again "
+	        "(a new job waits until the modem has left FILE data mode)",
+	        cause);
+
+	job_progress_fail(record, FOTA_DBUS_ERROR_DOWNLOAD_FAILED, JOB_UNSET, message, now_us);
+}
+
+void
 job_progress_interrupted(JobRecord *record, const char *cause, const char *revision, gint64 now_us)
 {
 	g_autofree char *message = NULL;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "modem-finder.h"
+#include "port-lock.h"
 #include "qind-parse.h"
 #include "serial-port.h"
 
@@ -40,7 +41,9 @@ struct _FotaModem {
 	GCancellable *cancellable; /* cancelled when the channel is dropped */
 	char *path;                /* of the open channel */
 	char *identity;
-	char *open_error;       /* why the last open failed, NULL after a success */
+	char *open_error; /* why the last open failed, NULL after a success */
+	PortLock *lock;   /* held while we follow the modem with that identity */
+	gboolean lock_warned;
 	gboolean opened_before; /* the first open at daemon start skips the settle wait */
 	gboolean ready;
 	gboolean probing; /* the modem's own settle, probe and identification run */
@@ -1002,6 +1005,43 @@ modem_attach(FotaModem *self, int fd, const char *path, const char *identity)
 	modem_probe(self);
 }
 
+static void
+set_open_error(FotaModem *self, const char *path, const char *message)
+{
+	g_free(self->open_error);
+	/* name the port as configured: the resolved pty or ttyUSB alone may
+	 * mean nothing to the reader */
+	if (self->config->port != NULL && g_strcmp0(self->config->port, path) != 0)
+		self->open_error = g_strdup_printf("%s: %s", self->config->port, message);
+	else
+		self->open_error = g_strdup(message);
+	g_warning("Modem: %s", self->open_error);
+}
+
+/* FALSE when another daemon follows this modem. A lock directory we cannot
+ * use only costs the guarantee: the tty's own flock still guards an open
+ * port. */
+static gboolean
+hold_port_lock(FotaModem *self, const char *path, const char *identity)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (self->lock != NULL && g_str_equal(port_lock_get_identity(self->lock), identity))
+		return TRUE;
+	g_clear_pointer(&self->lock, port_lock_release);
+	self->lock = port_lock_take(self->config->lock_dir, identity, &error);
+	if (self->lock != NULL)
+		return TRUE;
+	if (g_error_matches(error, PORT_LOCK_ERROR, PORT_LOCK_ERROR_BUSY)) {
+		set_open_error(self, path, error->message);
+		return FALSE;
+	}
+	if (!self->lock_warned)
+		g_warning("Modem: %s; going on without it", error->message);
+	self->lock_warned = TRUE;
+	return TRUE;
+}
+
 static gboolean
 modem_try_open(FotaModem *self)
 {
@@ -1011,17 +1051,18 @@ modem_try_open(FotaModem *self)
 	guint max_attempts = MAX(1, self->config->timeouts.boot_settle_ms / OPEN_RETRY_MS);
 	int fd;
 
-	if (self->channel != NULL || path == NULL)
+	if (self->channel != NULL || path == NULL ||
+	    !hold_port_lock(self, path, identity ? identity : path))
 		return FALSE;
 	fd = serial_port_open(path, self->config->baud, self->config->flow, &error);
 	if (fd < 0) {
-		g_free(self->open_error);
-		self->open_error = g_strdup(error->message);
 		if (++self->open_attempts < max_attempts && self->open_retry_id == 0) {
 			g_debug("Modem: cannot open %s yet: %s", path, error->message);
 			self->open_retry_id = g_timeout_add(OPEN_RETRY_MS, open_retry, self);
+			g_free(self->open_error);
+			self->open_error = g_strdup(error->message);
 		} else {
-			g_warning("Modem: %s", error->message);
+			set_open_error(self, path, error->message);
 		}
 		return FALSE;
 	}
@@ -1149,6 +1190,7 @@ modem_finalize(GObject *object)
 	g_free(self->path);
 	g_free(self->identity);
 	g_free(self->open_error);
+	port_lock_release(self->lock);
 	modem_info_free(self->info);
 	G_OBJECT_CLASS(modem_parent_class)->finalize(object);
 }

@@ -91,10 +91,11 @@ class IntegrityTest(fotatest.FotaTestCase):
 
     def test_sent_sha256(self):
         """GetJob says what the modem was given, with and without "sha256"."""
-        for options in (opts(), opts(sha256=s(self.quick.sha256))):
+        for with_sha256 in (False, True):
             if self.sim.revision() != self.quick.frm:
                 self.quick = self.package(frm=self.sim.revision(), size=QUICK_SIZE,
                                           name='back.bin')
+            options = opts(sha256=s(self.quick.sha256)) if with_sha256 else opts()
             job = self.daemon.start_file(self.quick.path, options)
             _, fin = self.daemon.wait_finished(job, 40)
             self.assertEqual(fin[1], 'succeeded', fin)

@@ -46,6 +46,9 @@ class SmallerTest(fotatest.FotaTestCase):
         big = os.path.join(self.tmpdir, 'big.bin')
         with open(big, 'wb') as f:
             f.truncate(1 << 32)  # sparse
+        # the daemon's own identification at start is not the job's
+        fotatest.wait_until(lambda: self.daemon.prop('ModemRevision'), 15,
+                            'the daemon to identify the modem')
         before = len(self.sim.commands())
         try:
             msg = self.assertDBusError('InvalidArgument', self.daemon.start_file, big)
