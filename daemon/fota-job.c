@@ -528,7 +528,7 @@ stream_done(GObject *source, GAsyncResult *result, gpointer user_data)
 	guint64 sent = 0;
 
 	self->streaming = FALSE;
-	if (at_channel_stream_finish(AT_CHANNEL(source), result, &sent, &error)) {
+	if (at_channel_stream_finish(AT_CHANNEL(source), result, &sent, NULL, &error)) {
 		g_message("Job %s: sent the package (%" G_GUINT64_FORMAT " bytes)",
 		          self->record->id, sent);
 		self->stream_complete = TRUE;
@@ -548,10 +548,12 @@ static void
 start_stream(FotaJob *self)
 {
 	AtChannel *channel = modem_get_channel(self->modem);
-	AtStreamPacing pacing = {
-	        .paced = self->config->flow == SERIAL_FLOW_NONE,
-	        .rate = self->config->paced_rate,
-	        .max_write = 32,
+	AtStreamSource source = {
+	        .fd = self->fd,
+	        .length = self->record->file_size,
+	        .pacing = {.paced = self->config->flow == SERIAL_FLOW_NONE,
+	                   .rate = self->config->paced_rate,
+	                   .max_write = 32},
 	};
 
 	if (self->streaming || self->fd < 0 || channel == NULL)
@@ -567,10 +569,10 @@ start_stream(FotaJob *self)
 		return;
 	}
 	g_message("Job %s: streaming %" G_GUINT64_FORMAT " bytes (%s)", self->record->id,
-	          self->record->file_size, pacing.paced ? "paced" : "hardware flow control");
+	          self->record->file_size, source.pacing.paced ? "paced" : "hardware flow control");
 	self->streaming = TRUE;
-	at_channel_stream(channel, self->fd, self->record->file_size, &pacing, stream_progress,
-	                  self, self->cancellable, stream_done, g_object_ref(self));
+	at_channel_stream(channel, &source, stream_progress, self, self->cancellable, stream_done,
+	                  g_object_ref(self));
 }
 
 /* What a URC means for the waits; the record itself is job-progress.c's. */
