@@ -862,7 +862,7 @@ test_stream_paced_exact(void **state)
 {
 	Fixture *f = *state;
 	const guint rate = 64 * 1024;
-	const gsize size = 64 * 1024; /* about one second */
+	const gsize size = 96 * 1024; /* 1.5 s: the second buffer is read mid-stream */
 	StreamResult r = {0};
 	int fd = make_pattern_file(size);
 	g_autofree char *sha256 = file_sha256(fd, size);
