@@ -86,8 +86,9 @@ typedef void (*AtStreamProgressFunc)(guint64 sent, guint64 total, gpointer user_
  * and the last byte is never sent: with @expected_sha256, when the sha256
  * of all bytes read differs at the end ("package changed while it was
  * being sent: sha256 <hex>, expected <hex>"); without it, when pread()
- * ends early ("package ended after N of M bytes") or fstat() gives another
- * size before the last chunk ("package size changed from M to N bytes").
+ * ends early ("package ended after N of M bytes") or fstat() gives a size
+ * other than @length before the last chunk ("package size changed from M
+ * to N bytes"): without a hash the file must be exactly @length bytes.
  * A read error fails with AT_ERROR_IO.
  *
  * Meanwhile the main loop keeps reading lines and emitting "urc"; commands
