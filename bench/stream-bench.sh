@@ -1,26 +1,34 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Streams a FILE-mode package into fota-modem-sim with the AT engine
-# (fota-at-tool) and with a bare writer (cat after the QFOTADL command sent
-# by hand), several times each, and reports:
-#   - median time from the first streamed byte to +QIND: "FOTA","FILEEND",0,
-#     engine vs bare writer, and their ratio (goal <= 1.10);
-#   - the engine's peak RSS growth over its idle RSS (goal <= 1 MiB);
-#   - the paced mode's achieved rate vs its setting (goal within 5%) and,
-#     from strace, the largest write to the tty (must be <= 32 bytes).
-# Every simulator is fresh and started with the same options.
+# (fota-at-tool) and with a bare writer (cat, after the QFOTADL command sent
+# by hand), alternating run by run, first on the machine as it is ("quiet")
+# and then under a load the script makes itself (two busy loops), and
+# reports for each phase:
+#   - the median time from the first streamed byte to +QIND: "FOTA","FILEEND",0
+#     of the engine and of cat, and their ratio (goal under load <= 1.05);
+#   - the median CPU time (user+sys) of the engine's whole process and of cat,
+#     and their ratio (goal <= 1.5);
+# then the engine's peak RSS growth over its idle RSS (goal <= 1 MiB), and
+# the paced mode's achieved rate vs its setting (goal within 5%) and, from
+# strace, the largest write to the tty (must be <= 32 bytes).
+# Every simulator is fresh and started with the same options. The engine is
+# $FOTA_AT_TOOL or BUILDDIR's fota-at-tool: point it at another build to
+# compare engines.
 #
-# usage: bench/stream-bench.sh [-b BUILDDIR] [-n REPS] [-s MIB] [-r PACED_RATE] [-p PACED_KIB]
+# usage: bench/stream-bench.sh [-b BUILDDIR] [-n REPS] [-s MIB] [-r PACED_RATE] [-p PACED_KIB] [-L]
+#   -L: skip the loaded phase
 set -euo pipefail
 
-builddir=build reps=5 size_mib=64 paced_rate=15360 paced_kib=150
-while getopts "b:n:s:r:p:" opt; do
+builddir=build reps=5 size_mib=64 paced_rate=15360 paced_kib=150 loaded=1
+while getopts "b:n:s:r:p:L" opt; do
 	case $opt in
 	b) builddir=$OPTARG ;;
 	n) reps=$OPTARG ;;
 	s) size_mib=$OPTARG ;;
 	r) paced_rate=$OPTARG ;;
 	p) paced_kib=$OPTARG ;;
+	L) loaded=0 ;;
 	*) sed -n 's/^# usage: //p' "$0" >&2; exit 2 ;;
 	esac
 done
@@ -35,13 +43,27 @@ from=EC200TCNDAR02A06M16 to=EC200TCNDAR02A07M16
 tmp=$(mktemp -d /tmp/stream-bench.XXXXXX)
 sim_pid=
 reader_pid=
+busy_pids=()
+stop_load() {
+	for pid in "${busy_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${busy_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	busy_pids=()
+}
 cleanup() {
+	stop_load
 	[ -n "$reader_pid" ] && kill "$reader_pid" 2>/dev/null || true
 	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
 	wait 2>/dev/null || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+start_load() {
+	for _ in 1 2; do
+		(while :; do :; done) &
+		busy_pids+=($!)
+	done
+}
 
 now() { date +%s.%N; }
 
@@ -76,7 +98,7 @@ wait_for() {
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# The engine: prints "<elapsed s> <rss growth KiB> <cpu s>".
+# The engine: prints "<elapsed s> <cpu s> <rss growth KiB>".
 run_engine() {
 	local out=$tmp/engine.out
 	start_sim
@@ -84,7 +106,7 @@ run_engine() {
 	stop_sim
 	grep -q '^result +QIND: "FOTA","FILEEND",0$' "$out" || { cat "$out" >&2; exit 1; }
 	awk '/^elapsed/ { e = $2 } /^rss-idle-kib/ { i = $2 } /^hwm-kib/ { h = $2 } /^cpu-s/ { c = $2 }
-	     END { g = h - i; print e, (g > 0 ? g : 0), c }' "$out"
+	     END { g = h - i; print e, c, (g > 0 ? g : 0) }' "$out"
 }
 
 # Reads the tty for the bare writer: copies it to stdout and, on FILEEND,
@@ -130,33 +152,40 @@ run_bare() {
 	echo "$(echo "$(cat "$tmp/t1") - $t0" | bc -l)" "$(awk '{ print $1 + $2 }' "$tmp/cat.time")"
 }
 
-echo "== FILE stream of $size_mib MiB, $reps repetitions (engine and bare cat alternate)"
+# One phase: $1 names it. Engine and cat alternate; prints the runs and the medians.
+run_phase() {
+	local phase=$1 e ec g b bc me mb mec mbc
+	: >"$tmp/e.t"; : >"$tmp/e.c"; : >"$tmp/b.t"; : >"$tmp/b.c"
+	echo "== $phase: $size_mib MiB, $reps runs each, engine and cat alternating (load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs)"
+	for i in $(seq "$reps"); do
+		read -r e ec g < <(run_engine "$tmp/pkg")
+		read -r b bc < <(run_bare "$tmp/pkg")
+		echo "$e" >>"$tmp/e.t"; echo "$ec" >>"$tmp/e.c"
+		echo "$b" >>"$tmp/b.t"; echo "$bc" >>"$tmp/b.c"
+		echo "$g" >>"$tmp/rss.growth"
+		printf '  run %d: engine %.3f s (CPU %.3f s), cat %.3f s (CPU %.3f s), engine RSS growth %d KiB\n' \
+			"$i" "$e" "$ec" "$b" "$bc" "$g"
+	done
+	me=$(median <"$tmp/e.t"); mb=$(median <"$tmp/b.t")
+	mec=$(median <"$tmp/e.c"); mbc=$(median <"$tmp/b.c")
+	printf '%s: time  engine %.3f s, cat %.3f s, ratio %.3f%s\n' "$phase" "$me" "$mb" \
+		"$(echo "$me / $mb" | bc -l)" "$([ "$phase" = loaded ] && echo ' (goal <= 1.05)')"
+	printf '%s: CPU   engine %.3f s, cat %.3f s, ratio %.2f (goal <= 1.5)\n' "$phase" "$mec" "$mbc" \
+		"$(echo "$mec / $mbc" | bc -l)"
+	echo "$phase: load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+echo "engine: $tool"
 "$sim" --make-package "$tmp/pkg" --from "$from" --to "$to" --model EC200T \
 	--size $((size_mib * 1024 * 1024))
-: >"$tmp/engine.times"; : >"$tmp/bare.times"; : >"$tmp/rss.growth"
-: >"$tmp/engine.cpu"; : >"$tmp/bare.cpu"
-for i in $(seq "$reps"); do
-	read -r e g ec < <(run_engine "$tmp/pkg")
-	read -r b bc < <(run_bare "$tmp/pkg")
-	echo "$e" >>"$tmp/engine.times"
-	echo "$b" >>"$tmp/bare.times"
-	echo "$g" >>"$tmp/rss.growth"
-	echo "$ec" >>"$tmp/engine.cpu"
-	echo "$bc" >>"$tmp/bare.cpu"
-	printf '  run %d: engine %.3f s (CPU %.3f s), bare cat %.3f s (CPU %.3f s), engine RSS growth %d KiB\n' \
-		"$i" "$e" "$ec" "$b" "$bc" "$g"
-done
-me=$(median <"$tmp/engine.times")
-mb=$(median <"$tmp/bare.times")
-peak=$(sort -n "$tmp/rss.growth" | tail -1)
-ratio=$(echo "$me / $mb" | bc -l)
-mib=$((size_mib))
-printf 'engine median %.3f s (%.1f MiB/s), bare median %.3f s (%.1f MiB/s), ratio %.3f (goal <= 1.10)\n' \
-	"$me" "$(echo "$mib / $me" | bc -l)" "$mb" "$(echo "$mib / $mb" | bc -l)" "$ratio"
-printf 'CPU median: engine %.3f s (whole process), cat %.3f s\n' \
-	"$(median <"$tmp/engine.cpu")" "$(median <"$tmp/bare.cpu")"
-echo "load average while benchmarking: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
-printf 'engine peak RSS growth over idle: %d KiB (goal <= 1024)\n' "$peak"
+: >"$tmp/rss.growth"
+run_phase quiet
+if [ "$loaded" = 1 ]; then
+	start_load
+	run_phase loaded
+	stop_load
+fi
+printf 'engine peak RSS growth over idle: %d KiB (goal <= 1024)\n' "$(sort -n "$tmp/rss.growth" | tail -1)"
 
 echo "== paced stream: $paced_kib KiB at $paced_rate B/s without flow control"
 head -c $((paced_kib * 1024)) "$tmp/pkg" >"$tmp/paced.pkg"
@@ -171,13 +200,17 @@ run_paced() {
 }
 achieved=$(run_paced)
 traced=$(run_paced strace -f -y -e trace=write -o "$tmp/strace.log")
-# Writes to the tty: "1234  write(3</dev/pts/7>, "..."..., 32) = 32"
+# Writes to the tty, whole or split by another thread's call:
+#   "1234  write(3</dev/pts/7>, "..."..., 32) = 32"
+#   "1235  write(8</dev/pts/7>, "..."..., 32 <unfinished ...>"
+# The count asked for is the last argument.
 read -r nwrites maxw < <(grep -E '^[0-9]+ +write\([0-9]+</dev/pts/' "$tmp/strace.log" |
-	sed -E 's/.*= (-?[0-9]+).*/\1/' | awk '{ n++; if ($1 > m) m = $1 } END { print n, m }')
-for rate in "$achieved" "$traced"; do
-	dev=$(echo "($rate - $paced_rate) * 100 / $paced_rate" | bc -l)
-	[ "$rate" = "$achieved" ] && what=plain || what="under strace"
+	sed -E 's/.*, ([0-9]+)(\) += .*| <unfinished \.\.\.>)$/\1/' |
+	awk '{ n++; if ($1 > m) m = $1 } END { print n, m }')
+report_rate() {
 	printf 'paced (%s): achieved %.0f B/s vs %d B/s set (%+.2f%%, goal within 5%%)\n' \
-		"$what" "$rate" "$paced_rate" "$dev"
-done
+		"$1" "$2" "$paced_rate" "$(echo "($2 - $paced_rate) * 100 / $paced_rate" | bc -l)"
+}
+report_rate plain "$achieved"
+report_rate "under strace" "$traced"
 printf 'paced (under strace): %d writes to the tty, largest %d bytes (must be <= 32)\n' "$nwrites" "$maxw"

@@ -4,7 +4,13 @@
 #include "at-channel.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -26,16 +32,17 @@ G_DEFINE_QUARK(at - error - quark, at_error)
  * the main loop. */
 #define READS_PER_WAKE 16
 
-#define STREAM_BUFFER           (64 * 1024)
-#define STREAM_BUFFERS_PER_WAKE 4
-#define PACED_MAX_WRITE         32
-#define PACED_DEFAULT_RATE      15360
-#define PACE_TICK_MS            4
-/* Most credit the token bucket may hold: enough to catch up after a late
- * timer tick, not enough for a burst the modem would drop. */
-#define PACE_BURST_US        (100 * G_TIME_SPAN_MILLISECOND)
-#define PROGRESS_BYTES       (256 * 1024)
-#define PROGRESS_INTERVAL_US (250 * G_TIME_SPAN_MILLISECOND)
+/* The worker's one buffer: the stream's memory, whatever the package size. */
+#define STREAM_BUFFER      (64 * 1024)
+#define PACED_MAX_WRITE    32
+#define PACED_DEFAULT_RATE 15360
+#define NSEC_PER_SEC       G_GINT64_CONSTANT(1000000000)
+/* Most a paced writer that fell behind may catch up at once: enough to
+ * make up for a late wake-up, not a burst the modem would drop. */
+#define PACE_CATCH_UP_NS (100 * G_GINT64_CONSTANT(1000000))
+/* Longest sleep between looks at the stop flag while pacing. */
+#define PACE_SLICE_NS        (5 * G_GINT64_CONSTANT(1000000))
+#define PROGRESS_INTERVAL_MS 250
 
 typedef struct {
 	char *command;
@@ -44,23 +51,6 @@ typedef struct {
 	guint lines_dropped;
 	GSource *cancel_source;
 } CommandData;
-
-typedef struct {
-	int fd;
-	guint64 length;
-	guint64 sent;
-	AtStreamPacing pacing;
-	AtStreamProgressFunc progress;
-	gpointer progress_data;
-	guint8 *buf;
-	gsize buf_off, buf_len;
-	guint64 credit;   /* paced: bytes x 1e6 earned, not yet spent */
-	gint64 last_tick; /* paced: monotonic time credit was last earned */
-	gint64 last_progress_time;
-	guint64 last_progress_sent;
-	GSource *timer;
-	GSource *cancel_source;
-} StreamData;
 
 struct _AtChannel {
 	GObject parent_instance;
@@ -90,7 +80,8 @@ static guint signals[N_SIGNALS];
 
 static void update_out_watch(AtChannel *self);
 static void maybe_send_next(AtChannel *self);
-static void stream_pump(AtChannel *self);
+static void stream_end(AtChannel *self, GError *reason);
+static void stream_stop_worker(AtChannel *self);
 
 void
 at_response_free(AtResponse *response)
@@ -108,14 +99,6 @@ command_data_free(CommandData *data)
 	g_free(data->command);
 	g_ptr_array_unref(data->lines);
 	g_assert(data->cancel_source == NULL);
-	g_free(data);
-}
-
-static void
-stream_data_free(StreamData *data)
-{
-	g_free(data->buf);
-	g_assert(data->timer == NULL && data->cancel_source == NULL);
 	g_free(data);
 }
 
@@ -162,22 +145,35 @@ errno_means_hangup(int err)
 	return err == EIO || err == ENXIO || err == ENODEV || err == EPIPE || err == EBADF;
 }
 
+/* TIOCEXCL belongs to the tty, not to our fd: left set, it outlives us
+ * while another process keeps the tty open, and our restart (without
+ * CAP_SYS_ADMIN) would get EBUSY for good. */
+static void
+close_port(AtChannel *self)
+{
+	if (self->fd < 0)
+		return;
+	if (ioctl(self->fd, TIOCNXCL) < 0 && errno != ENOTTY)
+		g_debug("clearing TIOCEXCL failed: %s", g_strerror(errno));
+	close(self->fd);
+	self->fd = -1;
+}
+
 /* Tears the port down and fails everything pending with @code. */
 static void
 shut_down(AtChannel *self, int code, const char *why)
 {
 	g_autoptr(GError) error = g_error_new_literal(AT_ERROR, code, why);
 	g_autoptr(GTask) current = g_steal_pointer(&self->current);
-	g_autoptr(GTask) stream = g_steal_pointer(&self->stream);
 	GTask *task;
 
+	/* Before the fd goes: the worker must not write past the close. */
+	stream_stop_worker(self);
 	destroy_source(&self->in_source);
 	destroy_source(&self->out_source);
 	destroy_source(&self->timeout_source);
 	destroy_source(&self->grace_source);
-	if (self->fd >= 0)
-		close(self->fd);
-	self->fd = -1;
+	close_port(self);
 	self->out_len = self->out_off = 0;
 	at_framer_reset(&self->framer);
 
@@ -192,12 +188,8 @@ shut_down(AtChannel *self, int code, const char *why)
 		g_task_return_error(task, g_error_copy(error));
 		g_object_unref(task);
 	}
-	if (stream != NULL) {
-		StreamData *data = g_task_get_task_data(stream);
-		destroy_source(&data->timer);
-		destroy_source(&data->cancel_source);
-		g_task_return_error(stream, g_error_copy(error));
-	}
+	if (self->stream != NULL)
+		stream_end(self, g_error_copy(error));
 }
 
 static void port_lost(AtChannel *self, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -590,24 +582,8 @@ on_output(int fd, GIOCondition condition, gpointer user_data)
 	AtChannel *self = user_data;
 	g_autoptr(AtChannel) keep = g_object_ref(self);
 
-	if (self->stream != NULL)
-		stream_pump(self);
-	else
-		drain_output(self);
+	drain_output(self);
 	return G_SOURCE_CONTINUE;
-}
-
-static gboolean
-wants_out_watch(AtChannel *self)
-{
-	StreamData *data;
-
-	if (output_pending(self))
-		return TRUE;
-	if (self->stream == NULL)
-		return FALSE;
-	data = g_task_get_task_data(self->stream);
-	return !data->pacing.paced && data->sent < data->length;
 }
 
 /* The G_IO_OUT watch exists only while there is something to write; a
@@ -615,7 +591,7 @@ wants_out_watch(AtChannel *self)
 static void
 update_out_watch(AtChannel *self)
 {
-	gboolean want = !is_closed(self) && wants_out_watch(self);
+	gboolean want = !is_closed(self) && output_pending(self);
 
 	if (want && self->out_source == NULL) {
 		self->out_source = g_unix_fd_source_new(self->fd, G_IO_OUT);
@@ -625,137 +601,438 @@ update_out_watch(AtChannel *self)
 	}
 }
 
-/* ---- Raw stream ------------------------------------------------------- */
+/* ---- Raw stream: the worker thread ------------------------------------ */
 
-static void
-stream_report_progress(StreamData *data, gboolean force)
+/* The worker owns everything below until it is joined, except @stop (set
+ * by the main loop) and @sent (read by the main loop under @sent_lock). It
+ * writes to its own dup() of the tty, so a close or hang-up on the main loop
+ * never leaves it writing to a closed or reused fd number; the main loop
+ * joins it before it closes the channel's fd. */
+typedef struct {
+	int src_fd;  /* dup() of the package fd: pread() only */
+	int tty_fd;  /* dup() of the channel's fd */
+	int wake_fd; /* eventfd: the main loop asks the worker to stop */
+	int done_fd; /* eventfd: the worker has ended */
+	guint64 length;
+	char *expected_sha256; /* lower case, or NULL */
+	AtStreamPacing pacing;
+	guint8 *buf;
+	GThread *thread;
+	gint stop;
+	GMutex sent_lock;
+	guint64 sent;
+	/* The outcome, read by the main loop after the join. */
+	gboolean complete;
+	GError *error;      /* the package failed: changed, ended, unreadable */
+	char *port_failure; /* the port failed: why */
+	char *sent_sha256;
+} StreamWorker;
+
+static gint64
+monotonic_ns(void)
 {
-	gint64 now = g_get_monotonic_time();
+	struct timespec ts;
 
-	if (data->progress == NULL)
-		return;
-	if (!force && data->sent - data->last_progress_sent < PROGRESS_BYTES &&
-	    now - data->last_progress_time < PROGRESS_INTERVAL_US)
-		return;
-	data->last_progress_sent = data->sent;
-	data->last_progress_time = now;
-	data->progress(data->sent, data->length, data->progress_data);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (gint64)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+static gboolean
+worker_stopping(StreamWorker *w)
+{
+	return g_atomic_int_get(&w->stop) != 0;
+}
+
+static guint64
+worker_sent(StreamWorker *w)
+{
+	guint64 sent;
+
+	g_mutex_lock(&w->sent_lock);
+	sent = w->sent;
+	g_mutex_unlock(&w->sent_lock);
+	return sent;
 }
 
 static void
-stream_finish_task(AtChannel *self, GError *error)
+worker_add_sent(StreamWorker *w, gsize n)
+{
+	g_mutex_lock(&w->sent_lock);
+	w->sent += n;
+	g_mutex_unlock(&w->sent_lock);
+}
+
+static void worker_fail_port(StreamWorker *w, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+worker_fail_port(StreamWorker *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	w->port_failure = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+}
+
+/* Waits until the port takes output; FALSE when asked to stop or the port
+ * failed. */
+static gboolean
+worker_wait_writable(StreamWorker *w)
+{
+	struct pollfd fds[2] = {{.fd = w->tty_fd, .events = POLLOUT},
+	                        {.fd = w->wake_fd, .events = POLLIN}};
+
+	for (;;) {
+		if (poll(fds, G_N_ELEMENTS(fds), -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			worker_fail_port(w, "waiting for the port failed: %s", g_strerror(errno));
+			return FALSE;
+		}
+		if (fds[1].revents != 0)
+			return FALSE;
+		if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			worker_fail_port(w, "the port hung up");
+			return FALSE;
+		}
+		return TRUE;
+	}
+}
+
+/* Writes all @len bytes, waiting for the port as needed. */
+static gboolean
+worker_write(StreamWorker *w, const guint8 *p, gsize len)
+{
+	while (len > 0) {
+		gssize n;
+
+		if (worker_stopping(w))
+			return FALSE;
+		n = write(w->tty_fd, p, len);
+		if (n > 0) {
+			worker_add_sent(w, (gsize)n);
+			p += n;
+			len -= (gsize)n;
+			/* A short write means the port is full: wait for it
+			 * rather than spend a write on EAGAIN. */
+			if (len > 0 && !worker_wait_writable(w))
+				return FALSE;
+		} else if (n < 0 && errno == EAGAIN) {
+			if (!worker_wait_writable(w))
+				return FALSE;
+		} else if (n < 0 && errno != EINTR) {
+			worker_fail_port(w, "writing to the port failed: %s", g_strerror(errno));
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/* Paced: byte k is due at @base + k / rate on CLOCK_MONOTONIC, so sleeping
+ * late is made up by the next writes and the average rate holds exactly.
+ * A writer more than PACE_CATCH_UP_NS behind moves @base instead of
+ * bursting more than that. Sleeps in slices so a stop is seen soon. */
+static gboolean
+worker_pace(StreamWorker *w, gint64 *base, guint64 sent)
+{
+	guint64 rate = w->pacing.rate;
+	gint64 due = *base +
+	             (gint64)((sent / rate) * NSEC_PER_SEC + (sent % rate) * NSEC_PER_SEC / rate);
+	gint64 now = monotonic_ns();
+
+	if (now - due > PACE_CATCH_UP_NS)
+		*base += now - due - PACE_CATCH_UP_NS;
+	while (now < due) {
+		gint64 until = MIN(due, now + PACE_SLICE_NS);
+		struct timespec ts = {.tv_sec = until / NSEC_PER_SEC,
+		                      .tv_nsec = until % NSEC_PER_SEC};
+
+		if (worker_stopping(w))
+			return FALSE;
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		now = monotonic_ns();
+	}
+	return TRUE;
+}
+
+static gboolean
+worker_send(StreamWorker *w, const guint8 *p, gsize len, gint64 *pace_base)
+{
+	if (!w->pacing.paced)
+		return worker_write(w, p, len);
+	while (len > 0) {
+		gsize n = MIN(len, (gsize)w->pacing.max_write);
+
+		if (!worker_pace(w, pace_base, worker_sent(w)) || !worker_write(w, p, n))
+			return FALSE;
+		p += n;
+		len -= n;
+	}
+	return TRUE;
+}
+
+/* Fills the buffer with the package's bytes at @offset (at most its size
+ * and what is left). FALSE when the package ended early or failed. */
+static gboolean
+worker_read(StreamWorker *w, guint64 offset, gsize *len)
+{
+	gsize want = (gsize)MIN((guint64)STREAM_BUFFER, w->length - offset);
+	gsize got = 0;
+
+	while (got < want) {
+		gssize n = pread(w->src_fd, w->buf + got, want - got, (off_t)(offset + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			g_set_error(&w->error, AT_ERROR, AT_ERROR_IO,
+			            "reading the package failed at byte %" G_GUINT64_FORMAT ": %s",
+			            offset + got, g_strerror(errno));
+			return FALSE;
+		}
+		if (n == 0) {
+			g_set_error(&w->error, AT_ERROR, AT_ERROR_PACKAGE_CHANGED,
+			            "package ended after %" G_GUINT64_FORMAT
+			            " of %" G_GUINT64_FORMAT " bytes",
+			            offset + got, w->length);
+			return FALSE;
+		}
+		got += (gsize)n;
+	}
+	*len = got;
+	return TRUE;
+}
+
+/* Before the last chunk goes: the package as read must be the package
+ * that was meant. */
+static gboolean
+worker_check_whole(StreamWorker *w, GChecksum *sum)
+{
+	g_autofree char *sha256 = g_strdup(g_checksum_get_string(sum));
+	struct stat st;
+
+	if (w->expected_sha256 != NULL && strcmp(sha256, w->expected_sha256) != 0) {
+		g_set_error(&w->error, AT_ERROR, AT_ERROR_PACKAGE_CHANGED,
+		            "package changed while it was being sent: sha256 %s, expected %s",
+		            sha256, w->expected_sha256);
+		return FALSE;
+	}
+	if (w->expected_sha256 == NULL && fstat(w->src_fd, &st) < 0) {
+		g_set_error(&w->error, AT_ERROR, AT_ERROR_IO, "cannot stat the package: %s",
+		            g_strerror(errno));
+		return FALSE;
+	}
+	if (w->expected_sha256 == NULL && (guint64)st.st_size != w->length) {
+		g_set_error(&w->error, AT_ERROR, AT_ERROR_PACKAGE_CHANGED,
+		            "package size changed from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
+		            " bytes",
+		            w->length, (guint64)st.st_size);
+		return FALSE;
+	}
+	w->sent_sha256 = g_steal_pointer(&sha256);
+	return TRUE;
+}
+
+/* Each byte is read once into the buffer, hashed, and written from there:
+ * what the port gets is what was hashed. */
+static void
+worker_run(StreamWorker *w)
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	gint64 pace_base = monotonic_ns();
+	guint64 offset = 0;
+
+	for (;;) {
+		gsize len = 0;
+
+		if (worker_stopping(w) || (offset < w->length && !worker_read(w, offset, &len)))
+			return;
+		g_checksum_update(sum, w->buf, len);
+		offset += len;
+		if (offset == w->length && !worker_check_whole(w, sum))
+			return;
+		if (!worker_send(w, w->buf, len, &pace_base))
+			return;
+		if (offset == w->length)
+			break;
+	}
+	w->complete = TRUE;
+}
+
+static gpointer
+worker_thread(gpointer user_data)
+{
+	StreamWorker *w = user_data;
+
+	worker_run(w);
+	eventfd_write(w->done_fd, 1);
+	return NULL;
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Asks the worker to stop and waits for it: a few milliseconds at most, as
+ * every wait in it also watches @wake_fd or is a short sleep. Afterwards
+ * nothing writes to the port. */
+static void
+worker_join(StreamWorker *w)
+{
+	if (w->thread == NULL)
+		return;
+	g_atomic_int_set(&w->stop, 1);
+	eventfd_write(w->wake_fd, 1);
+	g_thread_join(g_steal_pointer(&w->thread));
+	close_fd(&w->tty_fd);
+	close_fd(&w->src_fd);
+}
+
+static void
+worker_free(StreamWorker *w)
+{
+	worker_join(w);
+	close_fd(&w->wake_fd);
+	close_fd(&w->done_fd);
+	g_mutex_clear(&w->sent_lock);
+	g_free(w->expected_sha256);
+	g_free(w->buf);
+	g_clear_error(&w->error);
+	g_free(w->port_failure);
+	g_free(w->sent_sha256);
+	g_free(w);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(StreamWorker, worker_free)
+
+static StreamWorker *
+worker_new(const AtStreamSource *source, const char *expected_sha256)
+{
+	StreamWorker *w = g_new0(StreamWorker, 1);
+
+	g_mutex_init(&w->sent_lock);
+	w->length = source->length;
+	w->expected_sha256 = g_strdup(expected_sha256);
+	w->pacing = source->pacing;
+	w->src_fd = w->tty_fd = w->wake_fd = w->done_fd = -1;
+	return w;
+}
+
+/* Opens the worker's own fds and starts it. */
+static gboolean
+worker_start(StreamWorker *w, int src_fd, int tty_fd, GError **error)
+{
+	w->src_fd = fcntl(src_fd, F_DUPFD_CLOEXEC, 0);
+	w->tty_fd = fcntl(tty_fd, F_DUPFD_CLOEXEC, 0);
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	w->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->src_fd < 0 || w->tty_fd < 0 || w->wake_fd < 0 || w->done_fd < 0) {
+		g_set_error(error, AT_ERROR, AT_ERROR_IO, "cannot start the stream: %s",
+		            g_strerror(errno));
+		return FALSE;
+	}
+	w->buf = g_malloc(STREAM_BUFFER);
+	w->thread = g_thread_try_new("at-stream", worker_thread, w, error);
+	return w->thread != NULL;
+}
+
+/* ---- Raw stream: the main loop side ------------------------------------ */
+
+typedef struct {
+	StreamWorker *worker;
+	AtStreamProgressFunc progress;
+	gpointer progress_data;
+	guint64 last_progress;
+	GSource *done_source;
+	GSource *progress_source;
+	GSource *cancel_source;
+} StreamData;
+
+static void
+stream_data_free(StreamData *data)
+{
+	g_assert(data->done_source == NULL && data->progress_source == NULL &&
+	         data->cancel_source == NULL);
+	g_clear_pointer(&data->worker, worker_free);
+	g_free(data);
+}
+
+static void
+stream_report_progress(StreamData *data, guint64 sent)
+{
+	if (data->progress == NULL || sent == data->last_progress)
+		return;
+	data->last_progress = sent;
+	data->progress(sent, data->worker->length, data->progress_data);
+}
+
+static gboolean
+on_stream_progress_tick(gpointer user_data)
+{
+	StreamData *data = user_data;
+
+	stream_report_progress(data, worker_sent(data->worker));
+	return G_SOURCE_CONTINUE;
+}
+
+/* Ends the stream: the worker's own outcome when it had one (even a
+ * success that raced a cancel or a close), else @reason. */
+static void
+stream_end(AtChannel *self, GError *reason)
 {
 	g_autoptr(AtChannel) keep = g_object_ref(self);
 	g_autoptr(GTask) task = g_steal_pointer(&self->stream);
+	g_autoptr(GError) why = reason;
 	StreamData *data = g_task_get_task_data(task);
+	StreamWorker *w = data->worker;
 
-	destroy_source(&data->timer);
+	worker_join(w);
+	destroy_source(&data->done_source);
+	destroy_source(&data->progress_source);
 	destroy_source(&data->cancel_source);
-	update_out_watch(self);
-	if (error == NULL) {
-		stream_report_progress(data, TRUE);
+	if (w->complete) {
+		stream_report_progress(data, w->sent);
 		g_task_return_boolean(task, TRUE);
+	} else if (w->error != NULL) {
+		g_task_return_error(task, g_steal_pointer(&w->error));
+	} else if (why != NULL) {
+		g_task_return_error(task, g_steal_pointer(&why));
 	} else {
-		g_task_return_error(task, error);
+		g_task_return_new_error(task, AT_ERROR, AT_ERROR_IO,
+		                        "the stream stopped after %" G_GUINT64_FORMAT " bytes",
+		                        w->sent);
 	}
 	maybe_send_next(self);
 }
 
-/* Refills the buffer from the source fd when empty. FALSE on failure
- * (the stream has then been failed). */
-static gboolean
-stream_refill(AtChannel *self, StreamData *data)
-{
-	guint64 left = data->length - data->sent;
-	gssize n;
-
-	if (data->buf_off < data->buf_len)
-		return TRUE;
-	do
-		n = read(data->fd, data->buf, MIN(left, (guint64)STREAM_BUFFER));
-	while (n < 0 && errno == EINTR);
-	if (n <= 0) {
-		stream_finish_task(
-		        self,
-		        n == 0 ? g_error_new(AT_ERROR, AT_ERROR_IO,
-		                             "package file ended after %" G_GUINT64_FORMAT
-		                             " of %" G_GUINT64_FORMAT " bytes",
-		                             data->sent, data->length)
-		               : g_error_new(
-		                         AT_ERROR, AT_ERROR_IO,
-		                         "reading the package file failed after %" G_GUINT64_FORMAT
-		                         " bytes: %s",
-		                         data->sent, g_strerror(errno)));
-		return FALSE;
-	}
-	data->buf_off = 0;
-	data->buf_len = (gsize)n;
-	return TRUE;
-}
-
-/* Writes up to @max bytes of the stream. Returns bytes written, 0 when the
- * port is full, -1 when the stream has ended (done or failed). */
-static gssize
-stream_write(AtChannel *self, StreamData *data, gsize max)
-{
-	gssize n;
-
-	if (!stream_refill(self, data))
-		return -1;
-	n = port_write(self, data->buf + data->buf_off, MIN(max, data->buf_len - data->buf_off));
-	if (n < 0)
-		return -1; /* port lost: shut_down() failed the stream */
-	data->buf_off += (gsize)n;
-	data->sent += (guint64)n;
-	if (data->sent == data->length) {
-		stream_finish_task(self, NULL);
-		return -1;
-	}
-	stream_report_progress(data, FALSE);
-	return n;
-}
-
-/* Hardware flow control: as much as the port takes. */
 static void
-stream_pump(AtChannel *self)
+stream_stop_worker(AtChannel *self)
 {
-	StreamData *data = g_task_get_task_data(self->stream);
+	StreamData *data;
 
-	for (guint i = 0; i < STREAM_BUFFERS_PER_WAKE * (STREAM_BUFFER / READ_CHUNK); i++) {
-		if (stream_write(self, data, STREAM_BUFFER) <= 0)
-			return;
-	}
+	if (self->stream == NULL)
+		return;
+	data = g_task_get_task_data(self->stream);
+	worker_join(data->worker);
 }
 
-/* Paced: a token bucket against the monotonic clock, so a late tick is made
- * up by the next one and the average holds whatever the timer's jitter. */
 static gboolean
-on_pace_tick(gpointer user_data)
+on_stream_worker_done(int fd, GIOCondition condition, gpointer user_data)
 {
 	AtChannel *self = user_data;
-	g_autoptr(AtChannel) keep = g_object_ref(self);
 	StreamData *data = g_task_get_task_data(self->stream);
-	gint64 now = g_get_monotonic_time();
-	guint64 burst = MAX((guint64)data->pacing.rate * PACE_BURST_US,
-	                    (guint64)data->pacing.max_write * G_USEC_PER_SEC);
 
-	data->credit += (guint64)(now - data->last_tick) * data->pacing.rate;
-	data->credit = MIN(data->credit, burst);
-	data->last_tick = now;
-	for (;;) {
-		guint64 tokens = data->credit / G_USEC_PER_SEC;
-		gsize chunk =
-		        (gsize)MIN((guint64)data->pacing.max_write, data->length - data->sent);
-		gssize n;
-
-		if (tokens < chunk)
-			break;
-		n = stream_write(self, data, chunk);
-		if (n <= 0)
-			return n < 0 ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
-		data->credit -= (guint64)n * G_USEC_PER_SEC;
-	}
-	return G_SOURCE_CONTINUE;
+	worker_join(data->worker);
+	/* A port that failed under the worker is lost for everyone:
+	 * shut_down() then ends the stream with AT_ERROR_PORT_LOST. */
+	if (data->worker->port_failure != NULL)
+		port_lost(self, "%s", data->worker->port_failure);
+	else
+		stream_end(self, NULL);
+	return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -765,20 +1042,32 @@ on_stream_cancelled(GCancellable *cancellable, gpointer user_data)
 	GError *error = NULL;
 
 	g_cancellable_set_error_if_cancelled(cancellable, &error);
-	stream_finish_task(self, error);
+	stream_end(self, error);
 	return G_SOURCE_REMOVE;
 }
 
 static void
-normalise_pacing(AtStreamPacing *pacing, const AtStreamPacing *in)
+normalise_pacing(AtStreamPacing *pacing)
 {
-	*pacing = in != NULL ? *in : (AtStreamPacing){0};
 	if (!pacing->paced)
 		return;
 	if (pacing->rate == 0)
 		pacing->rate = PACED_DEFAULT_RATE;
 	if (pacing->max_write == 0 || pacing->max_write > PACED_MAX_WRITE)
 		pacing->max_write = PACED_MAX_WRITE;
+}
+
+/* 64 hex digits, in lower case as GChecksum writes them; NULL if not. */
+static char *
+normalise_sha256(const char *hex)
+{
+	if (strlen(hex) != 64)
+		return NULL;
+	for (const char *p = hex; *p != '\0'; p++) {
+		if (!g_ascii_isxdigit(*p))
+			return NULL;
+	}
+	return g_ascii_strdown(hex, -1);
 }
 
 static const char *
@@ -794,70 +1083,100 @@ stream_refusal(AtChannel *self)
 }
 
 static void
-stream_start(AtChannel *self, StreamData *data, GCancellable *cancellable)
+stream_watch(AtChannel *self, StreamData *data, GCancellable *cancellable)
 {
-	g_debug("streaming %" G_GUINT64_FORMAT " bytes, %s", data->length,
-	        data->pacing.paced ? "paced" : "hardware flow control");
-	data->last_tick = data->last_progress_time = g_get_monotonic_time();
+	data->done_source = g_unix_fd_source_new(data->worker->done_fd, G_IO_IN);
+	attach_source(data->done_source, G_SOURCE_FUNC(on_stream_worker_done), self);
+	data->progress_source = g_timeout_source_new(PROGRESS_INTERVAL_MS);
+	attach_source(data->progress_source, on_stream_progress_tick, data);
 	if (cancellable != NULL) {
 		data->cancel_source = g_cancellable_source_new(cancellable);
 		attach_source(data->cancel_source, G_SOURCE_FUNC(on_stream_cancelled), self);
 	}
-	if (data->pacing.paced) {
-		data->timer = attach_source(g_timeout_source_new(PACE_TICK_MS), on_pace_tick, self);
-		g_source_set_priority(data->timer, G_PRIORITY_HIGH);
-	}
-	update_out_watch(self);
 }
 
-void
-at_channel_stream(AtChannel *self, int fd, guint64 length, const AtStreamPacing *pacing,
-                  AtStreamProgressFunc progress, gpointer progress_data, GCancellable *cancellable,
-                  GAsyncReadyCallback callback, gpointer user_data)
+/* Checks @source and makes its worker; NULL (and the task returned) when
+ * the stream cannot start. */
+static StreamWorker *
+stream_prepare(AtChannel *self, GTask *task, const AtStreamSource *source)
 {
-	g_autoptr(GTask) task = NULL;
-	StreamData *data;
+	g_autofree char *expected = NULL;
+	g_autoptr(StreamWorker) w = NULL;
+	GError *error = NULL;
 	const char *refusal;
 
-	g_return_if_fail(AT_IS_CHANNEL(self));
-
-	task = g_task_new(self, cancellable, callback, user_data);
-	g_task_set_source_tag(task, at_channel_stream);
-	data = g_new0(StreamData, 1);
-	data->fd = fd;
-	data->length = length;
-	data->progress = progress;
-	data->progress_data = progress_data;
-	normalise_pacing(&data->pacing, pacing);
-	g_task_set_task_data(task, data, (GDestroyNotify)stream_data_free);
-	if (g_task_return_error_if_cancelled(task))
-		return;
+	if (source->expected_sha256 != NULL) {
+		expected = normalise_sha256(source->expected_sha256);
+		if (expected == NULL) {
+			g_task_return_new_error(task, AT_ERROR, AT_ERROR_INVALID,
+			                        "expected sha256 '%.80s' is not 64 hex digits",
+			                        source->expected_sha256);
+			return NULL;
+		}
+	}
 	refusal = stream_refusal(self);
 	if (refusal != NULL) {
 		g_task_return_new_error(
 		        task, AT_ERROR, is_closed(self) ? closed_code(self) : AT_ERROR_INVALID,
-		        "cannot stream %" G_GUINT64_FORMAT " bytes: %s", length, refusal);
-		return;
+		        "cannot stream %" G_GUINT64_FORMAT " bytes: %s", source->length, refusal);
+		return NULL;
 	}
-	if (length == 0) {
-		g_task_return_boolean(task, TRUE);
-		return;
+	w = worker_new(source, expected);
+	normalise_pacing(&w->pacing);
+	if (!worker_start(w, source->fd, self->fd, &error)) {
+		g_task_return_error(task, error);
+		return NULL;
 	}
-	data->buf = g_malloc(STREAM_BUFFER);
+	return g_steal_pointer(&w);
+}
+
+void
+at_channel_stream(AtChannel *self, const AtStreamSource *source, AtStreamProgressFunc progress,
+                  gpointer progress_data, GCancellable *cancellable, GAsyncReadyCallback callback,
+                  gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	StreamData *data;
+
+	g_return_if_fail(AT_IS_CHANNEL(self));
+	g_return_if_fail(source != NULL);
+
+	task = g_task_new(self, cancellable, callback, user_data);
+	g_task_set_source_tag(task, at_channel_stream);
+	/* The outcome is the worker's: a cancel that raced the last write
+	 * must not turn a delivered package into "cancelled". */
+	g_task_set_check_cancellable(task, FALSE);
+	data = g_new0(StreamData, 1);
+	data->progress = progress;
+	data->progress_data = progress_data;
+	g_task_set_task_data(task, data, (GDestroyNotify)stream_data_free);
+	if (g_task_return_error_if_cancelled(task))
+		return;
+	data->worker = stream_prepare(self, task, source);
+	if (data->worker == NULL)
+		return;
+	g_debug("streaming %" G_GUINT64_FORMAT " bytes, %s", source->length,
+	        data->worker->pacing.paced ? "paced" : "hardware flow control");
 	self->stream = g_steal_pointer(&task);
-	stream_start(self, data, cancellable);
+	stream_watch(self, data, cancellable);
 }
 
 gboolean
-at_channel_stream_finish(AtChannel *self, GAsyncResult *result, guint64 *sent, GError **error)
+at_channel_stream_finish(AtChannel *self, GAsyncResult *result, guint64 *sent, char **sent_sha256,
+                         GError **error)
 {
 	StreamData *data;
+	gboolean ok;
 
 	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
 	data = g_task_get_task_data(G_TASK(result));
+	ok = g_task_propagate_boolean(G_TASK(result), error);
 	if (sent != NULL)
-		*sent = data->sent;
-	return g_task_propagate_boolean(G_TASK(result), error);
+		*sent = data->worker != NULL ? data->worker->sent : 0;
+	if (sent_sha256 != NULL)
+		*sent_sha256 =
+		        ok && data->worker != NULL ? g_strdup(data->worker->sent_sha256) : NULL;
+	return ok;
 }
 
 /* ---- Object ----------------------------------------------------------- */

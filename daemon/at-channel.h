@@ -5,7 +5,8 @@
 
 /* The AT port, driven by the GLib main loop: a queue of commands (one in
  * flight, each with its own timeout), URCs to subscribers, hang-up
- * detection, and the raw stream of a FILE package. Never blocks. */
+ * detection, and the raw stream of a FILE package (written by a worker
+ * thread, see at_channel_stream()). Never blocks the main loop. */
 
 #define AT_TYPE_CHANNEL (at_channel_get_type())
 G_DECLARE_FINAL_TYPE(AtChannel, at_channel, AT, CHANNEL, GObject)
@@ -13,14 +14,15 @@ G_DECLARE_FINAL_TYPE(AtChannel, at_channel, AT, CHANNEL, GObject)
 #define AT_ERROR (at_error_quark())
 GQuark at_error_quark(void);
 typedef enum {
-	AT_ERROR_TIMEOUT,   /* no final result in time */
-	AT_ERROR_MODEM,     /* ERROR */
-	AT_ERROR_CME,       /* +CME ERROR: <n|text> (message carries it) */
-	AT_ERROR_CMS,       /* +CMS ERROR */
-	AT_ERROR_PORT_LOST, /* EOF/EIO/HUP: the tty vanished */
-	AT_ERROR_CLOSED,    /* at_channel_close() was called */
-	AT_ERROR_IO,        /* other read/write errors */
-	AT_ERROR_INVALID,   /* a command with CR/LF/NUL, or one while streaming */
+	AT_ERROR_TIMEOUT,         /* no final result in time */
+	AT_ERROR_MODEM,           /* ERROR */
+	AT_ERROR_CME,             /* +CME ERROR: <n|text> (message carries it) */
+	AT_ERROR_CMS,             /* +CMS ERROR */
+	AT_ERROR_PORT_LOST,       /* EOF/EIO/HUP: the tty vanished */
+	AT_ERROR_CLOSED,          /* at_channel_close() was called */
+	AT_ERROR_IO,              /* other read/write errors */
+	AT_ERROR_INVALID,         /* a command with CR/LF/NUL, or one while streaming */
+	AT_ERROR_PACKAGE_CHANGED, /* the package changed while it was being sent */
 } AtError;
 
 typedef struct {
@@ -53,19 +55,64 @@ typedef struct {
 	guint max_write; /* paced: bytes per write (at most 32) */
 } AtStreamPacing;
 
+typedef struct {
+	/* The package; read with pread() from offset 0: the fd's own offset
+	 * is never used or moved. */
+	int fd;
+	/* Exactly this many bytes go to the port. */
+	guint64 length;
+	/* NULL, or 64 hex digits: the last chunk is withheld until the running
+	 * sha256 of all bytes read equals it. */
+	const char *expected_sha256;
+	AtStreamPacing pacing;
+} AtStreamSource;
+
 typedef void (*AtStreamProgressFunc)(guint64 sent, guint64 total, gpointer user_data);
 
-/* Streams exactly @length bytes from @fd (read from its current offset) to
- * the port in bounded chunks, with back-pressure from G_IO_OUT; lines keep
- * being read and dispatched meanwhile. No commands are sent while
- * streaming. @progress is called at most a few times a second. */
-void at_channel_stream(AtChannel *self, int fd, guint64 length, const AtStreamPacing *pacing,
-                       AtStreamProgressFunc progress, gpointer progress_data,
-                       GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+/* Streams exactly @source->length bytes of @source->fd, from offset 0, to
+ * the port. The channel copies what it needs from @source (and dup()s both
+ * fds), so @source may be freed at once and the caller may close its fd.
+ *
+ * A worker thread reads the package with pread() into one 64 KiB buffer
+ * (memory does not follow the package size), hashes it, and writes exactly
+ * the bytes it hashed: the modem receives what was checked even if another
+ * process moves the fd's offset or rewrites the file. Hardware flow control:
+ * writes as fast as the port takes them (poll() for POLLOUT). Paced: at most
+ * @pacing.max_write bytes per write (at most 32, default 32) at
+ * @pacing.rate bytes per second against CLOCK_MONOTONIC; a writer that
+ * fell behind catches up by at most 100 ms worth of bytes.
+ *
+ * The package changing while it is sent fails with AT_ERROR_PACKAGE_CHANGED
+ * and the last byte is never sent: with @expected_sha256, when the sha256
+ * of all bytes read differs at the end ("package changed while it was
+ * being sent: sha256 <hex>, expected <hex>"); without it, when pread()
+ * ends early ("package ended after N of M bytes") or fstat() gives a size
+ * other than @length before the last chunk ("package size changed from M
+ * to N bytes"): without a hash the file must be exactly @length bytes.
+ * A read error fails with AT_ERROR_IO.
+ *
+ * Meanwhile the main loop keeps reading lines and emitting "urc"; commands
+ * are refused (AT_ERROR_INVALID), and a stream is refused while commands
+ * are pending. @progress runs on the main loop at most four times a second
+ * while bytes move, and once with @length at the end of a stream that
+ * succeeded.
+ *
+ * Ends: success once every byte was written; G_IO_ERROR_CANCELLED within a
+ * few milliseconds of @cancellable firing (a cancel that comes after the
+ * last byte was written does not undo it: the stream succeeds);
+ * AT_ERROR_PORT_LOST on a hang-up, AT_ERROR_CLOSED on at_channel_close().
+ * The worker has stopped writing before the callback runs and before the
+ * channel's fd is closed. */
+void at_channel_stream(AtChannel *self, const AtStreamSource *source, AtStreamProgressFunc progress,
+                       gpointer progress_data, GCancellable *cancellable,
+                       GAsyncReadyCallback callback, gpointer user_data);
+/* @sent: bytes written to the port; @sent_sha256 (nullable out, g_free):
+ * hex sha256 of the bytes written, set when the whole length was sent. */
 gboolean at_channel_stream_finish(AtChannel *self, GAsyncResult *result, guint64 *sent,
-                                  GError **error);
+                                  char **sent_sha256, GError **error);
 
-/* Fails everything pending with AT_ERROR_CLOSED and closes the fd. */
+/* Fails everything pending with AT_ERROR_CLOSED, clears the tty's exclusive
+ * flag (TIOCNXCL) and closes the fd. */
 void at_channel_close(AtChannel *self);
 gboolean at_channel_is_open(AtChannel *self);
 /* Overlong lines dropped by the framer so far. */

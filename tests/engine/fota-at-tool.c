@@ -3,6 +3,7 @@
  *
  *   fota-at-tool --port PATH [--baud N] [--no-flow] [--paced-rate N] cmd CMD...
  *   fota-at-tool --port PATH [...] stream FILE [--mode M] [--dl-max N] [--up-max N]
+ *                [--sha256 HEX]
  *
  * cmd runs each CMD in turn. Besides AT commands, a CMD may be
  *   @sleep=MS         keep the loop running (URCs are printed) for MS ms
@@ -14,7 +15,8 @@
  * Output, one event per line:
  *   cmd ATI | line Quectel | final OK | error MODEM AT+X: modem answered ERROR
  *   urc RDY | port-lost <why> | reopened | progress <sent> <total>
- *   stream <bytes> bytes in <s> s (<B/s> B/s) | result <FILEEND URC> | elapsed <s>
+ *   stream <bytes> bytes in <s> s (<B/s> B/s) | sent-sha256 <hex>
+ *   result <FILEEND URC> | elapsed <s>
  *   rss-idle-kib N | hwm-kib N   (stream: RSS before the stream, peak after it)
  *   cpu-s <s>                    (stream: CPU time from the first byte to FILEEND)
  * Exit status: 0 when everything succeeded, 1 when something failed, 2 on
@@ -47,6 +49,7 @@ typedef struct {
 	int dl_max;
 	int up_max;
 	gboolean progress;
+	char *sha256;
 
 	AtChannel *channel;
 	GPtrArray *urcs; /* URCs since the last clear, searched by waits */
@@ -66,6 +69,7 @@ at_error_name(const GError *error)
 	        [AT_ERROR_CLOSED] = "CLOSED",
 	        [AT_ERROR_IO] = "IO",
 	        [AT_ERROR_INVALID] = "INVALID",
+	        [AT_ERROR_PACKAGE_CHANGED] = "PACKAGE_CHANGED",
 	};
 
 	if (error->domain == AT_ERROR && (guint)error->code < G_N_ELEMENTS(names))
@@ -307,6 +311,7 @@ typedef struct {
 	gboolean done;
 	gboolean ok;
 	guint64 sent;
+	char *sent_sha256;
 	GError *error;
 } StreamResult;
 
@@ -315,7 +320,8 @@ on_stream_done(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	StreamResult *r = user_data;
 
-	r->ok = at_channel_stream_finish(AT_CHANNEL(source), res, &r->sent, &r->error);
+	r->ok = at_channel_stream_finish(AT_CHANNEL(source), res, &r->sent, &r->sent_sha256,
+	                                 &r->error);
 	r->done = TRUE;
 }
 
@@ -361,17 +367,19 @@ send_qfotadl(Tool *tool, guint64 length)
 static gboolean
 stream_file(Tool *tool, int fd, guint64 length)
 {
-	AtStreamPacing pacing = {
-	        .paced = tool->no_flow || tool->paced_rate > 0,
-	        .rate = (guint)MAX(tool->paced_rate, 0),
-	        .max_write = 32,
+	AtStreamSource source = {
+	        .fd = fd,
+	        .length = length,
+	        .expected_sha256 = tool->sha256,
+	        .pacing = {.paced = tool->no_flow || tool->paced_rate > 0,
+	                   .rate = (guint)MAX(tool->paced_rate, 0),
+	                   .max_write = 32},
 	};
 	StreamResult r = {0};
 	gint64 start = g_get_monotonic_time();
 	double secs;
 
-	at_channel_stream(tool->channel, fd, length, &pacing, on_progress, tool, NULL,
-	                  on_stream_done, &r);
+	at_channel_stream(tool->channel, &source, on_progress, tool, NULL, on_stream_done, &r);
 	while (!stream_done(tool, &r))
 		g_main_context_iteration(NULL, TRUE);
 	secs = (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
@@ -382,6 +390,8 @@ stream_file(Tool *tool, int fd, guint64 length)
 	}
 	printf("stream %" G_GUINT64_FORMAT " bytes in %.3f s (%.0f B/s)\n", r.sent, secs,
 	       (double)r.sent / MAX(secs, 1e-9));
+	printf("sent-sha256 %s\n", r.sent_sha256);
+	g_free(r.sent_sha256);
 	return TRUE;
 }
 
@@ -450,6 +460,8 @@ main(int argc, char **argv)
 	        {"up-max", 0, 0, G_OPTION_ARG_INT, &tool.up_max, "QFOTADL update_URC_max", "N"},
 	        {"progress", 0, 0, G_OPTION_ARG_NONE, &tool.progress, "Print stream progress",
 	         NULL},
+	        {"sha256", 0, 0, G_OPTION_ARG_STRING, &tool.sha256,
+	         "Withhold the last chunk unless the package has this sha256", "HEX"},
 	        {NULL, 0, 0, 0, NULL, NULL, NULL},
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("cmd CMD... | stream FILE");
@@ -477,5 +489,6 @@ main(int argc, char **argv)
 	g_ptr_array_unref(tool.urcs);
 	g_free(tool.port);
 	g_free(tool.port_kind);
+	g_free(tool.sha256);
 	return rc;
 }

@@ -138,15 +138,16 @@ class EngineAgainstSim(unittest.TestCase):
         pkg = os.path.join(self.tmp.name, "pkg.bin")
         subprocess.run([SIM, "--make-package", pkg, "--from", REVISION, "--to", TARGET,
                         "--size", str(64 * 1024 * 1024), "--model", MODEL], check=True)
-        sim = self.start("--update-ms", "200")
-        rc, events, _ = run_tool(sim.link, "stream", pkg, "--mode", "1", "--dl-max", "50",
-                                 timeout=300)
-        self.assertEqual(rc, 0, [e for e in events if e[0] != "urc"])
-        self.assertIn(("result", '+QIND: "FOTA","FILEEND",0'), events)
         sha = hashlib.sha256()
         with open(pkg, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 sha.update(chunk)
+        sim = self.start("--update-ms", "200")
+        rc, events, _ = run_tool(sim.link, "stream", pkg, "--mode", "1", "--dl-max", "50",
+                                 "--sha256", sha.hexdigest(), timeout=300)
+        self.assertEqual(rc, 0, [e for e in events if e[0] != "urc"])
+        self.assertIn(("result", '+QIND: "FOTA","FILEEND",0'), events)
+        self.assertIn(("sent-sha256", sha.hexdigest()), events)
         size = os.path.getsize(pkg)
         files = sim.events("file")
         self.assertEqual(len(files), 1)

@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -17,6 +19,17 @@
 
 #include "at-channel.h"
 #include "serial-port.h"
+
+/* Every wait of the tests: iterates the loop until @cond, at most 20 s. */
+#define WAIT_UNTIL(cond)                                                                           \
+	do {                                                                                       \
+		gint64 deadline_ = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;                   \
+		while (!(cond)) {                                                                  \
+			if (g_get_monotonic_time() > deadline_)                                    \
+				fail_msg("timed out waiting for %s", #cond);                       \
+			g_main_context_iteration(NULL, FALSE) || (g_usleep(200), TRUE);            \
+		}                                                                                  \
+	} while (0)
 
 /* The test plays the modem on the master side of a pty; the channel owns
  * the slave, opened by serial_port_open() like a real tty. */
@@ -38,11 +51,12 @@ typedef struct {
 	gint64 last_reply_time; /* when the last scripted reply went out */
 	guint outstanding;      /* replies scheduled but not yet sent */
 	guint overlaps;         /* commands received while a reply was outstanding */
-	/* sink mode: everything read is checked against pattern_byte() */
+	/* sink mode: everything read is hashed and checked against pattern_byte() */
 	gboolean sink;
 	guint64 sink_received;
 	guint64 sink_mismatches;
-	gint64 sink_first, sink_last;
+	gsize sink_max_read; /* over a SOCK_SEQPACKET port: the largest write */
+	GChecksum *sink_sum;
 } FakeModem;
 
 static guint8
@@ -128,11 +142,8 @@ modem_handle_command(FakeModem *m, const char *command)
 static void
 modem_sink(FakeModem *m, const guint8 *buf, gsize n)
 {
-	gint64 now = g_get_monotonic_time();
-
-	if (m->sink_received == 0)
-		m->sink_first = now;
-	m->sink_last = now;
+	g_checksum_update(m->sink_sum, buf, (gssize)n);
+	m->sink_max_read = MAX(m->sink_max_read, n);
 	for (gsize i = 0; i < n; i++) {
 		if (buf[i] != pattern_byte(m->sink_received + i))
 			m->sink_mismatches++;
@@ -184,27 +195,34 @@ on_port_lost(AtChannel *channel, GError *error, Fixture *f)
 	f->port_lost++;
 }
 
+static void
+modem_listen(FakeModem *m)
+{
+	m->watch = g_unix_fd_source_new(m->master, G_IO_IN);
+	g_source_set_callback(m->watch, G_SOURCE_FUNC(on_master_input), m, NULL);
+	g_source_attach(m->watch, NULL);
+}
+
+/* The modem stops reading: the port fills up and writes block. */
+static void
+modem_pause(FakeModem *m)
+{
+	g_source_destroy(m->watch);
+	g_clear_pointer(&m->watch, g_source_unref);
+}
+
 static Fixture *
-fixture_new(SerialFlow flow, guint grace_ms)
+fixture_new_on(int master, int fd, guint grace_ms)
 {
 	Fixture *f = g_new0(Fixture, 1);
 	AtChannelConfig cfg = {.late_reply_grace_ms = grace_ms};
-	g_autoptr(GError) error = NULL;
-	int fd;
 
-	f->modem.master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-	assert_true(f->modem.master >= 0);
-	assert_int_equal(grantpt(f->modem.master), 0);
-	assert_int_equal(unlockpt(f->modem.master), 0);
-	fd = serial_port_open(ptsname(f->modem.master), 115200, flow, &error);
-	if (fd < 0)
-		fail_msg("serial_port_open: %s", error->message);
+	f->modem.master = master;
 	f->modem.rx = g_string_new(NULL);
 	f->modem.commands = g_ptr_array_new_with_free_func(g_free);
 	f->modem.command_times = g_array_new(FALSE, FALSE, sizeof(gint64));
-	f->modem.watch = g_unix_fd_source_new(f->modem.master, G_IO_IN);
-	g_source_set_callback(f->modem.watch, G_SOURCE_FUNC(on_master_input), &f->modem, NULL);
-	g_source_attach(f->modem.watch, NULL);
+	f->modem.sink_sum = g_checksum_new(G_CHECKSUM_SHA256);
+	modem_listen(&f->modem);
 	f->channel = at_channel_new(fd, &cfg);
 	f->urcs = g_ptr_array_new_with_free_func(g_free);
 	g_signal_connect(f->channel, "urc", G_CALLBACK(on_urc), f);
@@ -212,13 +230,29 @@ fixture_new(SerialFlow flow, guint grace_ms)
 	return f;
 }
 
+static Fixture *
+fixture_new(SerialFlow flow, guint grace_ms)
+{
+	g_autoptr(GError) error = NULL;
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	int fd;
+
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	fd = serial_port_open(ptsname(master), 115200, flow, &error);
+	if (fd < 0)
+		fail_msg("serial_port_open: %s", error->message);
+	return fixture_new_on(master, fd, grace_ms);
+}
+
 static void
 close_master(Fixture *f)
 {
 	if (f->modem.master < 0)
 		return;
-	g_source_destroy(f->modem.watch);
-	g_clear_pointer(&f->modem.watch, g_source_unref);
+	if (f->modem.watch != NULL)
+		modem_pause(&f->modem);
 	close(f->modem.master);
 	f->modem.master = -1;
 }
@@ -240,11 +274,11 @@ fixture_teardown(void **state)
 	g_object_unref(f->channel);
 	close_master(f);
 	/* Let delayed replies of the script fire (they hold pointers to f). */
-	while (f->modem.outstanding > 0)
-		g_main_context_iteration(NULL, TRUE);
+	WAIT_UNTIL(f->modem.outstanding == 0);
 	g_string_free(f->modem.rx, TRUE);
 	g_ptr_array_unref(f->modem.commands);
 	g_array_unref(f->modem.command_times);
+	g_checksum_free(f->modem.sink_sum);
 	g_ptr_array_unref(f->urcs);
 	g_free(f);
 	return 0;
@@ -294,8 +328,7 @@ on_command_done(GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 wait_for(gboolean *done)
 {
-	while (!*done)
-		g_main_context_iteration(NULL, TRUE);
+	WAIT_UNTIL(*done);
 }
 
 static void
@@ -400,8 +433,7 @@ test_urc_while_idle(void **state)
 	Fixture *f = *state;
 
 	modem_write(&f->modem, "\r\nRDY\r\n\r\n+CPIN: READY\r\nOK\r\n");
-	while (f->urcs->len < 3)
-		g_main_context_iteration(NULL, TRUE);
+	WAIT_UNTIL(f->urcs->len >= 3);
 	assert_string_equal(g_ptr_array_index(f->urcs, 0), "RDY");
 	assert_string_equal(g_ptr_array_index(f->urcs, 1), "+CPIN: READY");
 	/* With nothing in flight even a final result is just a line. */
@@ -630,8 +662,7 @@ test_overlong_line_counted(void **state)
 
 	modem_write(&f->modem, big);
 	modem_write(&f->modem, "\r\n+QIND: \"FOTA\",\"END\",0\r\n");
-	while (f->urcs->len < 1)
-		g_main_context_iteration(NULL, TRUE);
+	WAIT_UNTIL(f->urcs->len >= 1);
 	assert_string_equal(g_ptr_array_index(f->urcs, 0), "+QIND: \"FOTA\",\"END\",0");
 	assert_int_equal(at_channel_get_dropped_lines(f->channel), 1);
 }
@@ -659,22 +690,51 @@ make_pattern_file(gsize size)
 	return fd;
 }
 
+/* The sha256 of the first @length bytes of @fd, read without its offset. */
+static char *
+file_sha256(int fd, gsize length)
+{
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	guint8 buf[65536];
+
+	for (gsize off = 0; off < length;) {
+		gssize n = pread(fd, buf, MIN(sizeof(buf), length - off), (off_t)off);
+		assert_true(n > 0);
+		g_checksum_update(sum, buf, n);
+		off += (gsize)n;
+	}
+	return g_strdup(g_checksum_get_string(sum));
+}
+
 typedef struct {
 	gboolean done;
 	gboolean ok;
 	guint64 sent;
+	char *sent_sha256;
 	GError *error;
+	gint64 when;
 	guint progress_calls;
 	guint64 last_progress;
 } StreamResult;
+
+static void
+stream_result_clear(StreamResult *r)
+{
+	g_clear_error(&r->error);
+	g_clear_pointer(&r->sent_sha256, g_free);
+}
 
 static void
 on_stream_done(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	StreamResult *r = user_data;
 
-	r->ok = at_channel_stream_finish(AT_CHANNEL(source), res, &r->sent, &r->error);
+	r->ok = at_channel_stream_finish(AT_CHANNEL(source), res, &r->sent, &r->sent_sha256,
+	                                 &r->error);
+	assert_true(r->ok == (r->error == NULL));
+	assert_true(r->ok == (r->sent_sha256 != NULL));
 	r->done = TRUE;
+	r->when = g_get_monotonic_time();
 }
 
 static void
@@ -682,48 +742,154 @@ on_progress(guint64 sent, guint64 total, gpointer user_data)
 {
 	StreamResult *r = user_data;
 
-	assert_true(sent >= r->last_progress && sent <= total);
+	assert_true(sent > r->last_progress && sent <= total);
 	r->last_progress = sent;
 	r->progress_calls++;
 }
 
-static void
-start_stream(Fixture *f, int fd, guint64 length, const AtStreamPacing *pacing, StreamResult *r)
+static AtStreamSource
+hardware_source(int fd, guint64 length)
 {
-	f->modem.sink = TRUE;
-	at_channel_stream(f->channel, fd, length, pacing, on_progress, r, NULL, on_stream_done, r);
+	return (AtStreamSource){.fd = fd, .length = length};
 }
 
 static void
-test_stream_exact(void **state)
+start_stream(Fixture *f, const AtStreamSource *source, GCancellable *cancellable, StreamResult *r)
+{
+	f->modem.sink = TRUE;
+	at_channel_stream(f->channel, source, on_progress, r, cancellable, on_stream_done, r);
+}
+
+/* Waits for the stream's end and for every byte it wrote to arrive, then
+ * checks that nothing more comes: the modem got exactly @sent bytes. */
+static void
+finish_stream(Fixture *f, StreamResult *r)
+{
+	wait_for(&r->done);
+	WAIT_UNTIL(f->modem.sink_received >= r->sent);
+	run_for(30);
+	assert_int_equal(f->modem.sink_received, r->sent);
+}
+
+static void
+assert_stream_failed(const StreamResult *r, GQuark domain, int code, const char *message)
+{
+	assert_false(r->ok);
+	if (!g_error_matches(r->error, domain, code))
+		fail_msg("unexpected error: %s", r->error->message);
+	if (message != NULL)
+		assert_string_equal(r->error->message, message);
+}
+
+static void
+assert_channel_usable(Fixture *f)
+{
+	Result after;
+
+	f->modem.sink = FALSE;
+	f->modem.script = basic_script;
+	run_command(f, "AT+QGMR", 1000, &after);
+	assert_response(&after, "EC200TCNDAR02A07M16_01.001.01.001", "OK");
+	result_clear(&after);
+}
+
+static void
+test_stream_hardware_exact(void **state)
 {
 	Fixture *f = *state;
 	const gsize size = 4 * 1024 * 1024 + 123;
-	AtStreamPacing pacing = {.paced = FALSE};
 	StreamResult r = {0};
 	Result during = {0};
-	int fd = make_pattern_file(size + 1000);
+	int fd = make_pattern_file(size);
+	g_autofree char *sha256 = file_sha256(fd, size);
+	g_autofree char *upper = g_ascii_strup(sha256, -1);
+	AtStreamSource source = {.fd = fd, .length = size, .expected_sha256 = upper};
+	gint64 start = g_get_monotonic_time();
+	double elapsed;
 
-	start_stream(f, fd, size, &pacing, &r);
+	/* The caller's offset is neither used nor moved. */
+	assert_int_equal(lseek(fd, 777, SEEK_SET), 777);
+	start_stream(f, &source, NULL, &r);
 	/* Commands are refused while streaming; URCs still come through. */
 	run_command(f, "ATI", 100, &during);
 	assert_true(g_error_matches(during.error, AT_ERROR, AT_ERROR_INVALID));
 	modem_write(&f->modem, "\r\n+QIND: \"FOTA\",\"DOWNLOADING\",1\r\n");
-	wait_for(&r.done);
+	finish_stream(f, &r);
+	elapsed = (double)(r.when - start) / G_USEC_PER_SEC;
 	if (!r.ok)
 		fail_msg("stream: %s", r.error->message);
 	assert_int_equal(r.sent, size);
-	while (f->modem.sink_received < size)
-		g_main_context_iteration(NULL, TRUE);
-	run_for(20);
-	assert_int_equal(f->modem.sink_received, size);
 	assert_int_equal(f->modem.sink_mismatches, 0);
+	assert_string_equal(g_checksum_get_string(f->modem.sink_sum), sha256);
+	assert_string_equal(r.sent_sha256, sha256);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 777);
 	assert_int_equal(r.last_progress, size);
-	assert_true(r.progress_calls >= 2 && r.progress_calls <= size / (256 * 1024) + 20);
-	assert_int_equal(f->urcs->len, 1);
-	/* Exactly <length> bytes were taken from the file. */
-	assert_int_equal(lseek(fd, 0, SEEK_CUR), (off_t)size);
+	assert_true(r.progress_calls >= 1 && r.progress_calls <= elapsed * 4 + 2);
+	WAIT_UNTIL(f->urcs->len >= 1);
+	assert_string_equal(g_ptr_array_index(f->urcs, 0), "+QIND: \"FOTA\",\"DOWNLOADING\",1");
 	result_clear(&during);
+	stream_result_clear(&r);
+	close(fd);
+}
+
+/* A modem over SOCK_SEQPACKET: each write arrives as one record, so the
+ * largest read is the largest write. */
+static int
+setup_seqpacket(void **state)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv),
+	                 0);
+	*state = fixture_new_on(sv[0], sv[1], 300);
+	return 0;
+}
+
+static gboolean
+move_offset(gpointer user_data)
+{
+	int fd = GPOINTER_TO_INT(user_data);
+	guint8 byte;
+
+	/* What a careless caller might do with the fd it handed over. */
+	lseek(fd, g_random_int_range(0, 60000), SEEK_SET);
+	assert_int_equal(read(fd, &byte, 1), 1);
+	return G_SOURCE_CONTINUE;
+}
+
+static void
+test_stream_paced_exact(void **state)
+{
+	Fixture *f = *state;
+	const guint rate = 64 * 1024;
+	const gsize size = 96 * 1024; /* 1.5 s: the second buffer is read mid-stream */
+	StreamResult r = {0};
+	int fd = make_pattern_file(size);
+	g_autofree char *sha256 = file_sha256(fd, size);
+	/* Asking for more than 32 bytes a write still gets 32. */
+	AtStreamSource source = {.fd = fd,
+	                         .length = size,
+	                         .pacing = {.paced = TRUE, .rate = rate, .max_write = 100}};
+	guint mover = g_timeout_add(2, move_offset, GINT_TO_POINTER(fd));
+	gint64 start = g_get_monotonic_time();
+	double elapsed, achieved;
+
+	start_stream(f, &source, NULL, &r);
+	finish_stream(f, &r);
+	g_source_remove(mover);
+	elapsed = (double)(r.when - start) / G_USEC_PER_SEC;
+	if (!r.ok)
+		fail_msg("stream: %s", r.error->message);
+	assert_int_equal(f->modem.sink_mismatches, 0);
+	assert_string_equal(g_checksum_get_string(f->modem.sink_sum), sha256);
+	assert_string_equal(r.sent_sha256, sha256);
+	if (f->modem.sink_max_read > 32)
+		fail_msg("a paced write of %zu bytes", f->modem.sink_max_read);
+	achieved = (double)size / elapsed;
+	if (achieved < rate * 0.95 || achieved > rate * 1.05)
+		fail_msg("paced stream achieved %.0f B/s, set %u B/s", achieved, rate);
+	assert_true(r.progress_calls >= 2 && r.progress_calls <= elapsed * 4 + 2);
+	stream_result_clear(&r);
 	close(fd);
 }
 
@@ -733,50 +899,240 @@ test_stream_short_file(void **state)
 	Fixture *f = *state;
 	StreamResult r = {0};
 	int fd = make_pattern_file(100000);
+	AtStreamSource source = hardware_source(fd, 200000);
 
-	start_stream(f, fd, 200000, NULL, &r);
-	wait_for(&r.done);
-	assert_false(r.ok);
-	assert_true(g_error_matches(r.error, AT_ERROR, AT_ERROR_IO));
-	assert_non_null(strstr(r.error->message, "ended after 100000 of 200000 bytes"));
-	assert_int_equal(r.sent, 100000);
-	g_clear_error(&r.error);
+	start_stream(f, &source, NULL, &r);
+	finish_stream(f, &r);
+	assert_stream_failed(&r, AT_ERROR, AT_ERROR_PACKAGE_CHANGED,
+	                     "package ended after 100000 of 200000 bytes");
+	assert_true(r.sent < 100000);
+	assert_int_equal(f->modem.sink_mismatches, 0);
+	stream_result_clear(&r);
 	close(fd);
 	/* The channel is usable again afterwards. */
-	while (f->modem.sink_received < 100000)
-		g_main_context_iteration(NULL, TRUE);
-	assert_int_equal(f->modem.sink_mismatches, 0);
-	f->modem.sink = FALSE;
-	f->modem.script = basic_script;
-	Result after;
-	run_command(f, "AT+QGMR", 1000, &after);
-	assert_response(&after, "EC200TCNDAR02A07M16_01.001.01.001", "OK");
-	result_clear(&after);
+	assert_channel_usable(f);
 }
 
 static void
-test_stream_paced_rate(void **state)
+test_stream_sha256_mismatch(void **state)
 {
 	Fixture *f = *state;
-	const guint rate = 64 * 1024;
-	const gsize size = 64 * 1024; /* about one second */
-	AtStreamPacing pacing = {.paced = TRUE, .rate = rate, .max_write = 32};
+	const gsize size = 1024 * 1024;
 	StreamResult r = {0};
 	int fd = make_pattern_file(size);
-	gint64 start = g_get_monotonic_time();
-	double elapsed, achieved;
+	g_autofree char *sha256 = file_sha256(fd, size);
+	const char *expected = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	g_autofree char *message =
+	        g_strdup_printf("package changed while it was being sent: sha256 %s, expected %s",
+	                        sha256, expected);
+	AtStreamSource source = {.fd = fd, .length = size, .expected_sha256 = expected};
 
-	start_stream(f, fd, size, &pacing, &r);
-	wait_for(&r.done);
-	elapsed = (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
-	assert_true(r.ok);
-	while (f->modem.sink_received < size)
-		g_main_context_iteration(NULL, TRUE);
+	start_stream(f, &source, NULL, &r);
+	finish_stream(f, &r);
+	assert_stream_failed(&r, AT_ERROR, AT_ERROR_PACKAGE_CHANGED, message);
+	/* The last chunk was withheld: never the whole package. */
+	assert_true(r.sent < size);
 	assert_int_equal(f->modem.sink_mismatches, 0);
-	achieved = (double)size / elapsed;
-	if (achieved < rate * 0.9 || achieved > rate * 1.1)
-		fail_msg("paced stream achieved %.0f B/s, set %u B/s", achieved, rate);
+	stream_result_clear(&r);
 	close(fd);
+	assert_channel_usable(f);
+}
+
+static void
+test_stream_invalid_sha256(void **state)
+{
+	Fixture *f = *state;
+	StreamResult r = {0};
+	int fd = make_pattern_file(1000);
+	AtStreamSource source = {.fd = fd, .length = 1000, .expected_sha256 = "abc"};
+
+	start_stream(f, &source, NULL, &r);
+	finish_stream(f, &r);
+	assert_stream_failed(&r, AT_ERROR, AT_ERROR_INVALID,
+	                     "expected sha256 'abc' is not 64 hex digits");
+	assert_int_equal(r.sent, 0);
+	stream_result_clear(&r);
+	close(fd);
+}
+
+/* Starts a 4 MiB stream, lets @change alter the package while the modem
+ * holds the stream back, and returns the outcome in @r. */
+static int
+stream_while_changing(Fixture *f, const char *expected_sha256, void (*change)(int fd, gsize size),
+                      StreamResult *r)
+{
+	const gsize size = 4 * 1024 * 1024;
+	int fd = make_pattern_file(size);
+	AtStreamSource source = {.fd = fd, .length = size, .expected_sha256 = expected_sha256};
+
+	start_stream(f, &source, NULL, r);
+	WAIT_UNTIL(f->modem.sink_received >= 65536);
+	modem_pause(&f->modem);
+	run_for(50);
+	change(fd, size);
+	modem_listen(&f->modem);
+	finish_stream(f, r);
+	return fd;
+}
+
+static void
+truncate_half(int fd, gsize size)
+{
+	assert_int_equal(ftruncate(fd, (off_t)size / 2), 0);
+}
+
+static void
+grow_by_ten(int fd, gsize size)
+{
+	assert_int_equal(ftruncate(fd, (off_t)size + 10), 0);
+}
+
+static void
+rewrite_tail(int fd, gsize size)
+{
+	assert_int_equal(pwrite(fd, "XXXX", 4, (off_t)size - 100), 4);
+}
+
+static void
+test_stream_truncated(void **state)
+{
+	Fixture *f = *state;
+	StreamResult r = {0};
+	int fd = stream_while_changing(f, NULL, truncate_half, &r);
+
+	assert_stream_failed(&r, AT_ERROR, AT_ERROR_PACKAGE_CHANGED,
+	                     "package ended after 2097152 of 4194304 bytes");
+	assert_true(r.sent <= 2097152);
+	assert_int_equal(f->modem.sink_mismatches, 0);
+	stream_result_clear(&r);
+	close(fd);
+}
+
+static void
+test_stream_size_changed(void **state)
+{
+	Fixture *f = *state;
+	StreamResult r = {0};
+	int fd = stream_while_changing(f, NULL, grow_by_ten, &r);
+
+	assert_stream_failed(&r, AT_ERROR, AT_ERROR_PACKAGE_CHANGED,
+	                     "package size changed from 4194304 to 4194314 bytes");
+	assert_true(r.sent < 4194304);
+	stream_result_clear(&r);
+	close(fd);
+}
+
+static void
+test_stream_rewritten_with_sha256(void **state)
+{
+	Fixture *f = *state;
+	StreamResult r = {0};
+	int probe = make_pattern_file(4 * 1024 * 1024);
+	g_autofree char *sha256 = file_sha256(probe, 4 * 1024 * 1024);
+	int fd = stream_while_changing(f, sha256, rewrite_tail, &r);
+
+	assert_stream_failed(&r, AT_ERROR, AT_ERROR_PACKAGE_CHANGED, NULL);
+	assert_non_null(strstr(r.error->message, "package changed while it was being sent"));
+	assert_true(r.sent < 4194304);
+	/* Nothing of the rewritten bytes went out. */
+	assert_int_equal(f->modem.sink_mismatches, 0);
+	stream_result_clear(&r);
+	close(fd);
+	close(probe);
+}
+
+static void
+test_stream_rewritten_without_sha256(void **state)
+{
+	Fixture *f = *state;
+	StreamResult r = {0};
+	int fd = stream_while_changing(f, NULL, rewrite_tail, &r);
+	g_autofree char *now = file_sha256(fd, 4 * 1024 * 1024);
+
+	/* Undetectable without a hash, but sent-sha256 says what went out. */
+	if (!r.ok)
+		fail_msg("stream: %s", r.error->message);
+	assert_int_equal(f->modem.sink_mismatches, 4);
+	assert_string_equal(g_checksum_get_string(f->modem.sink_sum), now);
+	assert_string_equal(r.sent_sha256, now);
+	stream_result_clear(&r);
+	close(fd);
+}
+
+static void
+cancel_and_check(Fixture *f, GCancellable *cancellable, StreamResult *r, guint64 size)
+{
+	gint64 cancelled;
+
+	cancelled = g_get_monotonic_time();
+	g_cancellable_cancel(cancellable);
+	wait_for(&r->done);
+	if (r->when - cancelled > 50 * G_TIME_SPAN_MILLISECOND)
+		fail_msg("the stream ended %" G_GINT64_FORMAT " ms after the cancel",
+		         (r->when - cancelled) / 1000);
+	if (f->modem.watch == NULL)
+		modem_listen(&f->modem);
+	finish_stream(f, r);
+	assert_stream_failed(r, G_IO_ERROR, G_IO_ERROR_CANCELLED, NULL);
+	assert_true(r->sent > 0 && r->sent < size);
+	assert_int_equal(f->modem.sink_mismatches, 0);
+}
+
+static void
+test_stream_cancel_paced(void **state)
+{
+	Fixture *f = *state;
+	g_autoptr(GCancellable) cancellable = g_cancellable_new();
+	StreamResult r = {0};
+	int fd = make_pattern_file(100000);
+	AtStreamSource source = {.fd = fd,
+	                         .length = 100000,
+	                         .pacing = {.paced = TRUE, .rate = 10000, .max_write = 32}};
+
+	start_stream(f, &source, cancellable, &r);
+	run_for(100);
+	cancel_and_check(f, cancellable, &r, 100000);
+	stream_result_clear(&r);
+	close(fd);
+	assert_channel_usable(f);
+}
+
+/* The worker waits for a full port: the cancel must wake it. */
+static void
+test_stream_cancel_blocked(void **state)
+{
+	Fixture *f = *state;
+	g_autoptr(GCancellable) cancellable = g_cancellable_new();
+	StreamResult r = {0};
+	const gsize size = 4 * 1024 * 1024;
+	int fd = make_pattern_file(size);
+	AtStreamSource source = hardware_source(fd, size);
+
+	start_stream(f, &source, cancellable, &r);
+	WAIT_UNTIL(f->modem.sink_received > 0);
+	modem_pause(&f->modem);
+	run_for(50);
+	cancel_and_check(f, cancellable, &r, size);
+	stream_result_clear(&r);
+	close(fd);
+}
+
+/* Fresh descriptors take the lowest free numbers, the channel's among them:
+ * a worker still writing to that number would write into one of them. */
+static void
+assert_no_stray_writes(void)
+{
+	int pipes[8][2];
+	guint8 byte;
+
+	for (guint i = 0; i < G_N_ELEMENTS(pipes); i++)
+		assert_int_equal(pipe2(pipes[i], O_CLOEXEC | O_NONBLOCK), 0);
+	run_for(100);
+	for (guint i = 0; i < G_N_ELEMENTS(pipes); i++) {
+		assert_int_equal(read(pipes[i][0], &byte, 1), -1);
+		close(pipes[i][0]);
+		close(pipes[i][1]);
+	}
 }
 
 static void
@@ -786,39 +1142,64 @@ test_stream_port_lost(void **state)
 	StreamResult r = {0};
 	const gsize size = 8 * 1024 * 1024;
 	int fd = make_pattern_file(size);
+	AtStreamSource source = hardware_source(fd, size);
+	guint64 received;
 
-	start_stream(f, fd, size, NULL, &r);
-	while (f->modem.sink_received < 100000)
-		g_main_context_iteration(NULL, TRUE);
+	start_stream(f, &source, NULL, &r);
+	WAIT_UNTIL(f->modem.sink_received >= 100000);
+	received = f->modem.sink_received;
 	close_master(f);
 	wait_for(&r.done);
-	assert_false(r.ok);
-	assert_true(g_error_matches(r.error, AT_ERROR, AT_ERROR_PORT_LOST));
-	assert_true(r.sent >= 100000 && r.sent < size);
+	assert_stream_failed(&r, AT_ERROR, AT_ERROR_PORT_LOST, NULL);
+	assert_true(r.sent >= received && r.sent < size);
 	assert_int_equal(f->port_lost, 1);
-	g_clear_error(&r.error);
+	assert_false(at_channel_is_open(f->channel));
+	assert_no_stray_writes();
+	stream_result_clear(&r);
 	close(fd);
 }
 
 static void
-test_stream_cancel(void **state)
+test_stream_close(void **state)
 {
 	Fixture *f = *state;
-	g_autoptr(GCancellable) cancellable = g_cancellable_new();
-	AtStreamPacing pacing = {.paced = TRUE, .rate = 10000, .max_write = 32};
 	StreamResult r = {0};
-	int fd = make_pattern_file(100000);
+	const gsize size = 8 * 1024 * 1024;
+	int fd = make_pattern_file(size);
+	AtStreamSource source = hardware_source(fd, size);
 
-	f->modem.sink = TRUE;
-	at_channel_stream(f->channel, fd, 100000, &pacing, NULL, NULL, cancellable, on_stream_done,
-	                  &r);
-	run_for(100);
-	g_cancellable_cancel(cancellable);
+	start_stream(f, &source, NULL, &r);
+	WAIT_UNTIL(f->modem.sink_received > 0);
+	modem_pause(&f->modem);
+	run_for(20);
+	at_channel_close(f->channel);
 	wait_for(&r.done);
-	assert_true(g_error_matches(r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
-	assert_true(r.sent > 0 && r.sent < 100000);
-	g_clear_error(&r.error);
+	assert_stream_failed(&r, AT_ERROR, AT_ERROR_CLOSED, NULL);
+	assert_true(r.sent < size);
+	assert_int_equal(f->port_lost, 0);
+	assert_no_stray_writes();
+	stream_result_clear(&r);
 	close(fd);
+}
+
+/* Without TIOCNXCL the exclusive flag outlives the channel while another
+ * process keeps the tty open. */
+static void
+test_close_clears_exclusive(void **state)
+{
+	Fixture *f = *state;
+	int other = open(ptsname(f->modem.master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	int excl = -1;
+
+	if (other < 0 && errno == EBUSY)
+		skip(); /* only root opens a tty in exclusive mode a second time */
+	assert_true(other >= 0);
+	assert_int_equal(ioctl(other, TIOCGEXCL, &excl), 0);
+	assert_int_equal(excl, 1);
+	at_channel_close(f->channel);
+	assert_int_equal(ioctl(other, TIOCGEXCL, &excl), 0);
+	assert_int_equal(excl, 0);
+	close(other);
 }
 
 static void
@@ -890,11 +1271,20 @@ main(void)
 	        CHANNEL_TEST(test_hangup, setup_flow),
 	        CHANNEL_TEST(test_close_fails_pending, setup_flow),
 	        CHANNEL_TEST(test_overlong_line_counted, setup_flow),
-	        CHANNEL_TEST(test_stream_exact, setup_flow),
+	        CHANNEL_TEST(test_close_clears_exclusive, setup_flow),
+	        CHANNEL_TEST(test_stream_hardware_exact, setup_flow),
+	        CHANNEL_TEST(test_stream_paced_exact, setup_seqpacket),
 	        CHANNEL_TEST(test_stream_short_file, setup_flow),
-	        CHANNEL_TEST(test_stream_paced_rate, setup_noflow),
+	        CHANNEL_TEST(test_stream_sha256_mismatch, setup_flow),
+	        CHANNEL_TEST(test_stream_invalid_sha256, setup_flow),
+	        CHANNEL_TEST(test_stream_truncated, setup_flow),
+	        CHANNEL_TEST(test_stream_size_changed, setup_flow),
+	        CHANNEL_TEST(test_stream_rewritten_with_sha256, setup_flow),
+	        CHANNEL_TEST(test_stream_rewritten_without_sha256, setup_flow),
+	        CHANNEL_TEST(test_stream_cancel_paced, setup_noflow),
+	        CHANNEL_TEST(test_stream_cancel_blocked, setup_flow),
 	        CHANNEL_TEST(test_stream_port_lost, setup_flow),
-	        CHANNEL_TEST(test_stream_cancel, setup_noflow),
+	        CHANNEL_TEST(test_stream_close, setup_flow),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
