@@ -61,8 +61,7 @@ job_message(const JobRecord *r, const char *storage_error)
 	if (storage_error == NULL)
 		return g_strdup(r->message ? r->message : "");
 	return g_strdup_printf("%s%s(warning: the job record could not be saved: %s; retrying)",
-	                       r->message ? r->message : "", r->message ? " " : "",
-	                       storage_error);
+	                       r->message ? r->message : "", r->message ? " " : "", storage_error);
 }
 
 static void

@@ -554,6 +554,7 @@ port_acquired(GObject *source, GAsyncResult *result, gpointer user_data)
 		modem_release(self->modem, self);
 		return;
 	}
+	timer_stop(&self->wait);
 	self->step = STEP_IDENTIFY;
 	modem_identify(self->modem, self, self->cancellable, identified, g_object_ref(self));
 }
@@ -888,6 +889,8 @@ on_lost(FotaJob *self)
 
 	switch (r->state) {
 	case FOTA_STATE_PREPARING:
+		if (self->step == STEP_WAIT_PORT)
+			return; /* waiting for it anyway */
 		job_fail(self, FOTA_DBUS_ERROR_MODEM_ERROR, JOB_UNSET,
 		         "the modem port vanished while preparing");
 		break;
@@ -982,7 +985,13 @@ fota_job_start(FotaJob *self)
 	job_announce(self, JOB_PROGRESS_STATE); /* preparing, as the record was written */
 	if (why != NULL)
 		g_message("Job %s: %s", self->record->id, why);
-	modem_acquire(self->modem, self, TRUE, self->cancellable, port_acquired,
+	/* the longest the port may rightly be away or busy: a reboot, its boot
+	 * settle, and the modem leaving FILE data mode */
+	timer_arm(&self->wait,
+	          (gint64)self->config->timeouts.reboot_ms + self->config->timeouts.boot_settle_ms +
+	                  (gint64)self->config->timeouts.file_idle_ms * MODEM_DATA_MODE_CHECKS,
+	          FOTA_DBUS_ERROR_NO_MODEM, "the modem's port did not become usable in time");
+	modem_acquire(self->modem, self, FALSE, self->cancellable, port_acquired,
 	              g_object_ref(self));
 }
 
@@ -1131,10 +1140,12 @@ reset_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 
 	response = modem_command_finish(FOTA_MODEM(source), result, &error);
 	/* the modem resetting before its OK is the expected outcome */
-	if (g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST))
+	if (g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST)) {
 		g_debug("AT+CFUN=1,1 after a cancel: %s", error->message);
-	else if (error != NULL)
+	} else if (error != NULL) {
 		g_warning("AT+CFUN=1,1 after a cancel: %s", error->message);
+		modem_expect_reset(FOTA_MODEM(source), 0); /* refused: no reset is coming */
+	}
 }
 
 /* FILE mode: stop sending; the modem drops a partial package after its own
@@ -1148,8 +1159,13 @@ cancel_download(FotaJob *self)
 		job_cancelled(self, "cancelled; the modem discards the partial package");
 		return;
 	}
-	if (modem_holds(self->modem, self))
+	if (modem_holds(self->modem, self)) {
+		self->record->reset_us = g_get_real_time();
+		/* the modem resets at once: its port goes away within a command's time */
+		modem_expect_reset(self->modem, self->record->reset_us +
+		                                        self->config->timeouts.command_ms * 1000LL);
 		modem_command(self->modem, self, "AT+CFUN=1,1", NULL, reset_reply, NULL);
+	}
 	job_cancelled(self, "cancelled; the modem was reset (AT+CFUN=1,1) to abandon the download");
 }
 

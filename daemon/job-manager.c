@@ -436,14 +436,16 @@ identified_then_start(GObject *source, GAsyncResult *result, gpointer user_data)
  * (daemon start: the modem is being probed). A modem that may still count
  * an interrupted package's bytes cannot be asked for seconds; the job then
  * checks once it has identified the modem, and the call returns at once
- * with the job waiting in preparing. */
+ * with the job waiting in preparing. So does a call while a modem seen
+ * before is away rebooting. */
 static void
 begin(JobManager *self, PendingStart *p)
 {
 	const ModemInfo *info = modem_get_info(self->modem);
 	g_autoptr(GError) error = NULL;
 
-	if (!modem_has_port(self->modem)) {
+	/* a modem seen before is rebooting: the job waits for it */
+	if (!modem_has_port(self->modem) && info == NULL) {
 		g_autofree char *why = modem_describe_absence(self->modem);
 		g_set_error(&error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_NO_MODEM, "%s", why);
 		pending_reply(p, NULL, error);
@@ -451,7 +453,7 @@ begin(JobManager *self, PendingStart *p)
 		return;
 	}
 	self->pending = p;
-	if (info != NULL || modem_in_data_mode(self->modem)) {
+	if (info != NULL || modem_in_data_mode(self->modem) || !modem_has_port(self->modem)) {
 		continue_start(self, p, info);
 		return;
 	}
@@ -555,6 +557,11 @@ job_manager_load(JobManager *self)
 		job_progress_unreadable(self->last, error->message, g_get_real_time());
 	} else if (record != NULL && fota_state_is_final(record->state)) {
 		self->last = record;
+		/* a cancel's reset may still be on its way (a restart right after) */
+		if (record->reset_us != 0 && g_strcmp0(record->boot_id, self->boot_id) == 0)
+			modem_expect_reset(self->modem,
+			                   record->reset_us +
+			                           self->config->timeouts.command_ms * 1000LL);
 	} else if (record != NULL) {
 		run_job(self, fota_job_new(record, -1, self->modem, self->config, job_save, self));
 	}

@@ -76,6 +76,7 @@ typedef struct {
 	char *boot_id;     /* 32 hex digits: the host boot the record was written in */
 	char *port;        /* the port's identity: a path, or "usb:<vid>:<pid>:<devpath>" */
 	char *sent_sha256; /* FILE mode: sha256 of the bytes the modem was given, once all were */
+	gint64 reset_us;   /* g_get_real_time() when AT+CFUN=1,1 went out (a cancel); 0 if never */
 } JobRecord;
 
 void job_options_clear(JobOptions *options);

@@ -25,9 +25,6 @@ G_DEFINE_QUARK(modem-error-quark, modem_error)
  * last lines (FILEEND, END) to read before its hang-up; give it this long
  * before dropping it regardless. */
 #define VANISH_GRACE_MS 500
-/* After data mode, an "AT" that is not answered may itself have been
- * counted as package bytes: wait the idle time again, this often at most. */
-#define DATA_MODE_CHECKS 3
 
 enum { SIGNAL_READY, SIGNAL_LOST, SIGNAL_URC, N_SIGNALS };
 static guint signals[N_SIGNALS];
@@ -53,6 +50,7 @@ struct _FotaModem {
 	GQueue waiters;  /* GTask*: modem_acquire() calls in order */
 
 	gboolean data_mode;     /* the modem may take what we send as package bytes */
+	guint reset_id;         /* a reset (AT+CFUN=1,1) is due: nothing until it happened */
 	gint64 last_write_us;   /* monotonic: our last byte while in data mode */
 	guint data_mode_id;     /* the idle wait */
 	gboolean data_checking; /* the "AT" that ends data mode is on the wire */
@@ -372,7 +370,7 @@ grant_next(FotaModem *self)
 {
 	GTask *task;
 
-	if (self->holder != NULL || self->data_mode || self->probing)
+	if (self->holder != NULL || self->data_mode || self->probing || self->reset_id != 0)
 		return;
 	if (self->channel == NULL) {
 		fail_absent_waiters(self);
@@ -402,6 +400,8 @@ modem_busy_reason(FotaModem *self)
 		       "file-idle-timeout without a byte)";
 	if (self->probing)
 		return "waiting for the modem to finish booting and be identified";
+	if (self->reset_id != 0)
+		return "waiting for the modem's reset (AT+CFUN=1,1)";
 	if (self->holder != NULL)
 		return "waiting for another user of the modem's port";
 	return NULL;
@@ -543,7 +543,7 @@ data_check_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 		data_mode_over(self, "AT answered OK");
 		return;
 	}
-	if (++self->data_checks < DATA_MODE_CHECKS) {
+	if (++self->data_checks < MODEM_DATA_MODE_CHECKS) {
 		g_message("Modem: no OK to AT after data mode (%s); waiting again", error->message);
 		self->last_write_us = g_get_monotonic_time();
 		data_mode_arm(self);
@@ -605,6 +605,39 @@ modem_begin_data_mode(FotaModem *self)
 	self->data_checks = 0;
 	self->last_write_us = g_get_monotonic_time();
 	data_mode_arm(self);
+}
+
+static gboolean
+reset_overdue(gpointer user_data)
+{
+	FotaModem *self = user_data;
+
+	self->reset_id = 0;
+	g_warning("Modem: the reset did not happen; using the port again");
+	if (self->channel != NULL && !self->ready && !self->probing) {
+		self->probing = TRUE;
+		modem_probe(self);
+		return G_SOURCE_REMOVE;
+	}
+	grant_next(self);
+	return G_SOURCE_REMOVE;
+}
+
+void
+modem_expect_reset(FotaModem *self, gint64 deadline_us)
+{
+	gint64 left_ms = (deadline_us - g_get_real_time()) / 1000;
+
+	g_clear_handle_id(&self->reset_id, g_source_remove);
+	if (left_ms <= 0) {
+		grant_next(self);
+		return;
+	}
+	g_message("Modem: a reset is due; sending nothing for up to %.1f s until the port goes "
+	          "away",
+	          left_ms / 1000.0);
+	g_clear_handle_id(&self->reset_id, g_source_remove);
+	self->reset_id = g_timeout_add((guint)MIN(left_ms, G_MAXUINT), reset_overdue, self);
 }
 
 gboolean
@@ -680,6 +713,8 @@ modem_stream(FotaModem *self, gpointer owner, const AtStreamSource *source,
 	StreamCall *call = g_new0(StreamCall, 1);
 	GError *error = NULL;
 
+	/* the channel's outcome: a cancel racing the last byte is a delivery */
+	g_task_set_check_cancellable(task, FALSE);
 	call->modem = self;
 	call->progress = progress;
 	call->progress_data = progress_data;
@@ -803,6 +838,7 @@ clear_timers(FotaModem *self)
 	g_clear_handle_id(&self->open_retry_id, g_source_remove);
 	g_clear_handle_id(&self->vanish_id, g_source_remove);
 	g_clear_handle_id(&self->data_mode_id, g_source_remove);
+	g_clear_handle_id(&self->reset_id, g_source_remove);
 	self->settling = FALSE;
 }
 
@@ -922,6 +958,7 @@ static void
 settle_begin(FotaModem *self)
 {
 	data_mode_end(self, "the modem rebooted");
+	g_clear_handle_id(&self->reset_id, g_source_remove);
 	self->probing = TRUE;
 	self->settling = TRUE;
 	self->settle_end_us = g_get_monotonic_time() + self->config->timeouts.boot_settle_ms * 1000;
@@ -994,9 +1031,12 @@ modem_attach(FotaModem *self, int fd, const char *path, const char *identity)
 		return;
 	}
 	/* At daemon start the modem has usually been up for long; but it may
-	 * still be counting an interrupted package's bytes. */
+	 * still be counting an interrupted package's bytes, or be about to
+	 * reset. */
 	self->opened_before = TRUE;
 	self->settle_end_us = g_get_monotonic_time() + self->config->timeouts.boot_settle_ms * 1000;
+	if (self->reset_id != 0)
+		return;
 	if (self->data_mode) {
 		data_mode_arm(self);
 		return;

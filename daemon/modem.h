@@ -97,7 +97,17 @@ AtResponse *modem_command_finish(FotaModem *self, GAsyncResult *result, GError *
  * reboot of the modem ends data mode too. Also called at start-up when the
  * job record says a package transfer was interrupted. */
 void modem_begin_data_mode(FotaModem *self);
+/* After data mode, an "AT" that is not answered may itself have been
+ * counted as package bytes: the idle time is waited again, this often at
+ * most. */
+#define MODEM_DATA_MODE_CHECKS 3
 gboolean modem_in_data_mode(FotaModem *self);
+
+/* The modem was told to reset (AT+CFUN=1,1) and its port will go away:
+ * nothing is sent to it until then, or until @deadline_us (wall clock) has
+ * passed without a reset (a deadline already past: no reset is due). Also
+ * called at start-up from a cancelled job's record. */
+void modem_expect_reset(FotaModem *self, gint64 deadline_us);
 
 /* The package for the holder (see at_channel_stream()). */
 void modem_stream(FotaModem *self, gpointer owner, const AtStreamSource *source,
