@@ -33,11 +33,23 @@ for page in "$mandir"/*.[0-9]; do
 done
 export MANPATH="$tmp/man"
 
-for unit in "$srcdir"/*.service.in "$srcdir"/*.timer "$srcdir"/*.path; do
+# Only *.in files are configured by meson: a placeholder elsewhere would be
+# installed as is.
+for unit in "$srcdir"/*.timer "$srcdir"/*.path "$srcdir"/*.service; do
+	if [ -e "$unit" ] && grep -n '@[a-z]*@' "$unit"; then
+		echo "$unit is not a template (*.in) but has a placeholder"
+		exit 1
+	fi
+done
+for unit in "$srcdir"/*.service.in "$srcdir"/*.path.in "$srcdir"/*.timer; do
 	name=$(basename "$unit" .in)
 	sed -e "s|@sbindir@|$tmp/sbin|g" -e "s|@bindir@|$tmp/bin|g" \
 		-e "s|@pkglibexecdir@|$tmp/libexec|g" -e "s|@spooldir@|$tmp/spool|g" \
 		-e "s|@sysconfdir@|$tmp/etc|g" "$unit" >"$tmp/units/$name"
+	if grep -n '@[a-z]*@' "$tmp/units/$name"; then
+		echo "$name: a placeholder is left"
+		exit 1
+	fi
 done
 
 cd "$tmp/units"
