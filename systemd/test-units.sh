@@ -13,11 +13,12 @@ max_exposure=${5:-15}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-mkdir -p "$tmp/sbin" "$tmp/bin" "$tmp/etc" "$tmp/units"
+mkdir -p "$tmp/sbin" "$tmp/bin" "$tmp/libexec" "$tmp/etc" "$tmp/units"
 
 # ExecStart= must name an existing executable: the built ones (the daemon
 # only exists once its branch is merged; /bin/true stands in until then).
 ln -s "$fotactl" "$tmp/bin/fotactl"
+ln -s "$srcdir/quectel-fotad-spool" "$tmp/libexec/quectel-fotad-spool"
 if [ -n "$daemon" ] && [ -x "$daemon" ]; then
 	ln -s "$daemon" "$tmp/sbin/quectel-fotad"
 else
@@ -32,16 +33,29 @@ for page in "$mandir"/*.[0-9]; do
 done
 export MANPATH="$tmp/man"
 
-for unit in "$srcdir"/*.service.in "$srcdir"/*.timer; do
+# Only *.in files are configured by meson: a placeholder elsewhere would be
+# installed as is.
+for unit in "$srcdir"/*.timer "$srcdir"/*.path "$srcdir"/*.service; do
+	if [ -e "$unit" ] && grep -n '@[a-z]*@' "$unit"; then
+		echo "$unit is not a template (*.in) but has a placeholder"
+		exit 1
+	fi
+done
+for unit in "$srcdir"/*.service.in "$srcdir"/*.path.in "$srcdir"/*.timer; do
 	name=$(basename "$unit" .in)
 	sed -e "s|@sbindir@|$tmp/sbin|g" -e "s|@bindir@|$tmp/bin|g" \
+		-e "s|@pkglibexecdir@|$tmp/libexec|g" -e "s|@spooldir@|$tmp/spool|g" \
 		-e "s|@sysconfdir@|$tmp/etc|g" "$unit" >"$tmp/units/$name"
+	if grep -n '@[a-z]*@' "$tmp/units/$name"; then
+		echo "$name: a placeholder is left"
+		exit 1
+	fi
 done
 
 cd "$tmp/units"
 # verify prints problems but does not always fail on them: any output is
 # a failure.
-if ! systemd-analyze verify --man=yes ./*.service ./*.timer >"$tmp/verify.log" 2>&1 ||
+if ! systemd-analyze verify --man=yes ./*.service ./*.timer ./*.path >"$tmp/verify.log" 2>&1 ||
 	[ -s "$tmp/verify.log" ]; then
 	echo "systemd-analyze verify:"
 	cat "$tmp/verify.log"
