@@ -1,0 +1,437 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The daemon's neighbours for real: a private system-like bus, a polkit mock,
+python3-dbusmock's logind, and the real ModemManager managing a umockdev
+testbed of an EC200T (2c7c:6026) whose AT tty is the modem simulator.
+
+Runs under umockdev-wrapper (meson does): the preload library gives this
+process and everything it starts (ModemManager, quectel-fotad, test programs)
+the testbed's /sys, /dev and uevents. The testbed's /dev/ttyUSB<n> is a
+symlink to the simulator's link, so what ModemManager writes to it lands in
+the simulator's log; umockdev's ioctl emulation is replaced by a handler that
+runs every ioctl on the real pty (TIOCEXCL, termios).
+
+Everything a test starts is stopped by its cleanups, every wait has a deadline
+and every test has its own directory, bus socket and testbed.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'integration'))
+
+import fotatest  # noqa: E402
+from fotatest import Gio, GLib, wait_until, stop_process  # noqa: E402
+
+try:
+    import gi
+    gi.require_version('UMockdev', '1.0')
+    from gi.repository import UMockdev
+except (ImportError, ValueError) as e:
+    print(f'UMockdev introspection data is not installed ({e}): skipping', file=sys.stderr)
+    sys.exit(77)
+
+MM_NAME = 'org.freedesktop.ModemManager1'
+MM_PATH = '/org/freedesktop/ModemManager1'
+MM_MODEM_IFACE = 'org.freedesktop.ModemManager1.Modem'
+LOGIND_NAME = 'org.freedesktop.login1'
+LOGIND_PATH = '/org/freedesktop/login1'
+LOGIND_IFACE = 'org.freedesktop.login1.Manager'
+
+USB_NAME = 'pci0000:00/0000:00:14.0/usb1/1-1'
+USB_SYSPATH = '/sys/devices/' + USB_NAME
+AT_INTERFACE = 3
+FIRST_TTYS = 0   # the AT port is ttyUSB<base + 1>, as discovery's test numbers them
+OTHER_TTYS = 4
+
+
+def at_port(base):
+    return f'/dev/ttyUSB{base + 1}'
+
+
+def skip_unless_ready():
+    """Exit 77 (meson's skip) when a part of the harness is missing."""
+    missing = [p for p in ('dbus-daemon', 'ModemManager') if not fotatest.have_program(p)]
+    if missing:
+        print(f'not installed: {", ".join(missing)}: skipping', file=sys.stderr)
+        sys.exit(77)
+    try:
+        import dbusmock  # noqa: F401
+    except ImportError:
+        print('python3-dbusmock is not installed: skipping', file=sys.stderr)
+        sys.exit(77)
+    # umockdev_in_mock_environment() says FALSE even under the wrapper on 0.17.
+    if 'umockdev-preload' not in os.environ.get('LD_PRELOAD', ''):
+        print('not under umockdev-wrapper: skipping', file=sys.stderr)
+        sys.exit(77)
+
+
+# ---------------------------------------------------------- system-like bus
+
+BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<!-- SPDX-License-Identifier: LGPL-2.1-or-later -->
+<!-- The system bus's rules without its user, pidfile, syslog and service
+     activation, on a socket of the test's own. -->
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus"
+           send_interface="org.freedesktop.DBus.Properties"/>
+  </policy>
+  <includedir>/usr/share/dbus-1/system.d</includedir>
+  <policy user="root">
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+  </policy>
+</busconfig>
+'''
+
+
+class SystemLikeBus(fotatest.PrivateBus):
+    """A dbus-daemon with the system bus's rules on <tmpdir>/bus. Two buses on
+    one socket path delete each other's socket on exit: one path per test."""
+
+    def __init__(self, tmpdir):
+        self.socket = os.path.join(tmpdir, 'bus')
+        config = os.path.join(tmpdir, 'system-bus.conf')
+        with open(config, 'w') as f:
+            f.write(BUS_CONFIG.format(socket=self.socket))
+        self.proc = subprocess.Popen(
+            ['dbus-daemon', '--config-file=' + config, '--nofork', '--nopidfile',
+             '--print-address=1'],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        line = self.proc.stdout.readline().decode().strip() if self._ready() else ''
+        if not line:
+            stop_process(self.proc)
+            raise AssertionError('the system-like dbus-daemon did not start within 10s')
+        self.address = line
+        self.conn = Gio.DBusConnection.new_for_address_sync(
+            self.address,
+            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+
+    def _ready(self):
+        import select
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+        return bool(ready)
+
+    def env(self):
+        """The environment of a peer: both bus addresses lead here."""
+        return dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address,
+                    DBUS_SESSION_BUS_ADDRESS=self.address)
+
+    def call(self, name, path, iface, method, args=None, reply=None, timeout_ms=5000):
+        res = self.conn.call_sync(name, path, iface, method, args,
+                                  GLib.VariantType(reply) if reply else None,
+                                  Gio.DBusCallFlags.NO_AUTO_START, timeout_ms, None)
+        return res.unpack() if res is not None else None
+
+
+class DBusMock:
+    """python3 -m dbusmock --system --template NAME on the bus."""
+
+    def __init__(self, bus, tmpdir, template, name):
+        self.log_path = os.path.join(tmpdir, f'dbusmock-{template}.log')
+        with open(self.log_path, 'wb') as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, '-m', 'dbusmock', '--system', '--template', template],
+                env=bus.env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        wait_until(lambda: self.proc.poll() is not None or bus.name_has_owner(name), 15,
+                   f'{name} from dbusmock')
+        if self.proc.poll() is not None:
+            raise AssertionError(f'dbusmock {template} exited with {self.proc.returncode}')
+
+    def stop(self):
+        stop_process(self.proc)
+
+
+def start_polkit(bus, tmpdir):
+    """The polkit mock that authorizes everything (InhibitDevice is checked)."""
+    mock = DBusMock(bus, tmpdir, 'polkitd', 'org.freedesktop.PolicyKit1')
+    bus.call('org.freedesktop.PolicyKit1', '/org/freedesktop/PolicyKit1/Authority',
+             'org.freedesktop.DBus.Mock', 'AllowUnknown', GLib.Variant('(b)', (True,)))
+    return mock
+
+
+def start_logind(bus, tmpdir):
+    return DBusMock(bus, tmpdir, 'logind', LOGIND_NAME)
+
+
+def list_inhibitors(bus):
+    """[(what, who, why, mode, uid, pid)] from logind."""
+    return bus.call(LOGIND_NAME, LOGIND_PATH, LOGIND_IFACE, 'ListInhibitors',
+                    reply='(a(ssssuu))')[0]
+
+
+# ------------------------------------------------------------------ testbed
+
+class ModemTestbed:
+    """The EC200T's USB device with its AT interface (driver option) and tty.
+    The tty's node leads to the simulator's link. plug()/unplug() have the
+    shape test_discovery.Reenumerator drives, so a simulator reboot can be
+    played as a USB re-enumeration."""
+
+    def __init__(self, sim_link, power_control='auto'):
+        self.tb = UMockdev.Testbed.new()
+        self.root = self.tb.get_root_dir()
+        # The testbed set UMOCKDEV_DIR with setenv(); os.environ (which the
+        # children's environments copy) does not see that.
+        os.environ['UMOCKDEV_DIR'] = self.root
+        os.makedirs(os.path.join(self.root, 'dev'), exist_ok=True)
+        self.sim_link = sim_link
+        self.power_control = power_control
+        self.passthrough = UMockdev.IoctlBase()
+        self.passthrough.connect('handle-ioctl', self._run_ioctl)
+        self.attached = set()
+        self.devices = []    # parents first
+        self.at_tty = None   # the tty's syspath while plugged
+        self.base = None
+
+    def close(self):
+        os.environ.pop('UMOCKDEV_DIR', None)
+        self.tb = None  # finalizing removes the root directory
+
+    @staticmethod
+    def _run_ioctl(handler, client):
+        # called in the testbed's ioctl thread: run it on the real pty
+        result, err = client.execute()
+        client.complete(result, err)
+        return True
+
+    def _link_node(self, name):
+        node = os.path.join(self.root, 'dev', name)
+        if os.path.lexists(node):
+            os.unlink(node)
+        os.symlink(self.sim_link, node)
+        if name not in self.attached:
+            assert self.tb.attach_ioctl('/dev/' + name, self.passthrough), f'attach_ioctl {name}'
+            self.attached.add(name)
+
+    def _add(self, subsystem, name, parent, attrs, props):
+        path = self.tb.add_device(subsystem, name, parent, attrs, props)
+        assert path, f'cannot add {subsystem} device {name}'
+        self.devices.append(path)
+        return path
+
+    def plug(self, base=FIRST_TTYS, announce=False):
+        """The modem appears (umockdev sends each device's "add" uevent);
+        @announce sends the tty's once more, as udev's coldplug would."""
+        assert self.base is None
+        usb = self._add('usb', USB_NAME, None,
+                        ['idVendor', '2c7c', 'idProduct', '6026', 'manufacturer', 'Quectel',
+                         'product', 'EC200T-CN', 'busnum', '1', 'devnum', '2',
+                         'power/control', self.power_control],
+                        ['DEVTYPE', 'usb_device', 'ID_VENDOR_ID', '2c7c',
+                         'ID_MODEL_ID', '6026', 'PRODUCT', '2c7c/6026/318'])
+        intf = self._add('usb', f'1-1:1.{AT_INTERFACE}', usb,
+                         ['bInterfaceNumber', f'{AT_INTERFACE:02x}', 'bInterfaceClass', 'ff'],
+                         ['DEVTYPE', 'usb_interface', 'DRIVER', 'option',
+                          'INTERFACE', '255/0/0', 'PRODUCT', '2c7c/6026/318'])
+        os.symlink(os.path.join(self.root, 'sys', 'bus', 'usb', 'drivers', 'option'),
+                   os.path.join(self.root, intf.lstrip('/'), 'driver'))
+        name = f'ttyUSB{base + 1}'
+        self._link_node(name)
+        port = self._add('usb-serial', name, intf, [], ['DRIVER', 'option1'])
+        self.at_tty = self._add('tty', name, port, [],
+                                ['DEVNAME', '/dev/' + name, 'ID_MM_CANDIDATE', '1',
+                                 'ID_MM_PORT_TYPE_AT_PRIMARY', '1',
+                                 'ID_VENDOR_ID', '2c7c', 'ID_MODEL_ID', '6026',
+                                 'ID_USB_INTERFACE_NUM', f'{AT_INTERFACE:02d}',
+                                 'ID_USB_DRIVER', 'option'])
+        self.base = base
+        if announce:
+            self.tb.uevent(self.at_tty, 'add')
+
+    def unplug(self):
+        """What a rebooting modem looks like: the tty removed, then the device.
+        Leaves first: remove_device() of a parent leaves the children's links."""
+        assert self.base is not None
+        self.tb.uevent(self.at_tty, 'remove')
+        for path in reversed(self.devices):
+            self.tb.remove_device(path)
+        node = os.path.join(self.root, 'dev', f'ttyUSB{self.base + 1}')
+        if os.path.lexists(node):
+            os.unlink(node)
+        self.devices.clear()
+        self.at_tty = None
+        self.base = None
+
+    def announce_decoys(self):
+        """There are none here (test_discovery.Reenumerator calls this)."""
+
+    def power_control_now(self):
+        with open(os.path.join(self.root, 'sys', 'devices', USB_NAME, 'power',
+                               'control')) as f:
+            return f.read().strip()
+
+
+# ------------------------------------------------------------ ModemManager
+
+class ModemManager:
+    """The real ModemManager --debug under the testbed, on the bus."""
+
+    def __init__(self, tc, index=0):
+        self.bus = tc.bus
+        self.log_path = os.path.join(tc.tmpdir, f'ModemManager.{index}.log')
+        tc.extra_logs.append(self.log_path)
+        with open(self.log_path, 'wb') as log:
+            self.proc = subprocess.Popen(['ModemManager', '--debug'], env=self.bus.env(),
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        wait_until(lambda: self.proc.poll() is not None or self.bus.name_has_owner(MM_NAME),
+                   20, f'{MM_NAME} on the bus')
+        if self.proc.poll() is not None:
+            raise AssertionError(f'ModemManager exited with {self.proc.returncode}')
+
+    def log_text(self):
+        with open(self.log_path, errors='replace') as f:
+            return f.read()
+
+    def modems(self):
+        """{object path: Modem properties} of the modems exported now."""
+        objects = self.bus.call(MM_NAME, MM_PATH, 'org.freedesktop.DBus.ObjectManager',
+                                'GetManagedObjects', reply='(a{oa{sa{sv}}})')[0]
+        return {path: ifaces[MM_MODEM_IFACE] for path, ifaces in objects.items()
+                if MM_MODEM_IFACE in ifaces}
+
+    def wait_modem(self, timeout=60, not_path=None):
+        """(path, properties) of the first modem exported (other than @not_path)."""
+        def found():
+            for path, props in self.modems().items():
+                if path != not_path:
+                    return path, props
+            return None
+        return wait_until(lambda: self._check_alive() and found(), timeout,
+                          'ModemManager to export the modem')
+
+    def wait_no_modem(self, timeout=10):
+        wait_until(lambda: self._check_alive() and not self.modems(), timeout,
+                   'the modem object to disappear')
+
+    def inhibit(self, uid, inhibit, conn=None):
+        (conn or self.bus.conn).call_sync(
+            MM_NAME, MM_PATH, MM_NAME, 'InhibitDevice', GLib.Variant('(sb)', (uid, inhibit)),
+            None, Gio.DBusCallFlags.NO_AUTO_START, 10000, None)
+
+    def _check_alive(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f'ModemManager died with {self.proc.returncode}')
+        return True
+
+    def stop(self):
+        stop_process(self.proc, timeout=10)
+
+
+def tty_open_by_others(sim_link):
+    """Processes other than the simulator with the pty behind @sim_link open."""
+    try:
+        target = os.path.realpath(sim_link)
+    except OSError:
+        return []
+    holders = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        fd_dir = f'/proc/{pid}/fd'
+        try:
+            fds = os.listdir(fd_dir)
+            with open(f'/proc/{pid}/comm') as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if comm == 'fota-modem-sim':
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(os.path.join(fd_dir, fd)) == target:
+                    holders.append((int(pid), comm))
+                    break
+            except OSError:
+                continue
+    return holders
+
+
+# ---------------------------------------------------------------- test case
+
+class NeighboursTestCase(fotatest.FotaTestCase):
+    """A FotaTestCase on a system-like bus with polkit, logind and the testbed;
+    ModemManager is started by start_mm()."""
+
+    start_daemon = False
+    with_logind = True
+    power_control = 'auto'
+
+    def setUp(self):
+        self.extra_logs = []
+        self.state_dir = os.path.join(self.tmpdir, 'state')
+        os.makedirs(self.state_dir)
+        self.www = os.path.join(self.tmpdir, 'www')
+        os.makedirs(self.www)
+        self.boot_id_file = os.path.join(self.tmpdir, 'boot_id')
+        self.set_boot_id()
+        self.config_path = os.path.join(self.tmpdir, 'fotad.conf')
+        self.sim = self.daemon = self.http = self.ftp = self.mm = None
+        self.bus = SystemLikeBus(self.tmpdir)
+        self.addCleanup(self.bus.stop)
+        self.polkit = start_polkit(self.bus, self.tmpdir)
+        self.addCleanup(self.polkit.stop)
+        self.extra_logs.append(self.polkit.log_path)
+        self.logind = None
+        if self.with_logind:
+            self.logind = start_logind(self.bus, self.tmpdir)
+            self.addCleanup(self.logind.stop)
+        if self.start_http:
+            self.http = fotatest.HttpServer(self.www)
+            self.addCleanup(self.http.stop)
+        self.start_sim()
+        self.testbed = ModemTestbed(self.sim.link, self.power_control)
+        self.addCleanup(self.testbed.close)  # after everything using it stopped
+
+    def _dump_logs(self):
+        super()._dump_logs()
+        for path in getattr(self, 'extra_logs', []):
+            if os.path.exists(path):
+                with open(path, errors='replace') as f:
+                    text = f.read()
+                if len(text) > 30000:
+                    text = '...\n' + text[-30000:]
+                sys.stderr.write(f'\n----- {self.id()}: {os.path.basename(path)} -----\n{text}')
+
+    def start_mm(self):
+        self.mm = ModemManager(self, len([p for p in self.extra_logs if 'ModemManager' in p]))
+        self.addCleanup(self.mm.stop)
+        return self.mm
+
+    def sim_lines_since(self, index):
+        """Command lines the simulator received after its @index-th command."""
+        return self.sim.commands()[index:]
+
+    def wait_tty_free(self, timeout=10):
+        return wait_until(lambda: not tty_open_by_others(self.sim.link), timeout,
+                          'the tty closed by everyone but the simulator')
+
+
+def timed(func):
+    """(seconds it took, result)."""
+    start = time.monotonic()
+    result = func()
+    return time.monotonic() - start, result
+
+
+def log_lines(text, pattern):
+    return [line for line in text.splitlines() if re.search(pattern, line)]
