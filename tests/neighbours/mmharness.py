@@ -366,6 +366,79 @@ def tty_open_by_others(sim_link):
     return holders
 
 
+# ------------------------------------------------------------ neighbour-tool
+
+class NeighbourTool:
+    """neighbour-tool (libfota-neighbours) on the bus: one command, one answer.
+    ModemManager's "appeared"/"vanished" lines are kept apart with their time."""
+
+    EVENTS = ('appeared', 'vanished')
+
+    def __init__(self, tc):
+        import queue
+        import threading
+        self.answers = queue.Queue()
+        self.events = []   # (monotonic time, "appeared" | "vanished")
+        self.log_path = os.path.join(tc.tmpdir, 'neighbour-tool.log')
+        self.proc = subprocess.Popen([fotatest.tool('NEIGHBOUR_TOOL')], env=tc.bus.env(),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=open(self.log_path, 'wb'))
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        self.expect('ready', 10)
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            line = raw.decode(errors='replace').strip()
+            if line in self.EVENTS:
+                self.events.append((time.monotonic(), line))
+            else:
+                self.answers.put(line)
+        self.answers.put(None)
+
+    def expect(self, what, timeout):
+        import queue
+        try:
+            line = self.answers.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f'neighbour-tool: no answer within {timeout}s')
+        if line is None:
+            raise AssertionError(f'neighbour-tool exited with {self.proc.wait(5)}')
+        if what is not None and line != what:
+            raise AssertionError(f'neighbour-tool answered {line!r}, not {what!r}')
+        return line
+
+    def cmd(self, line, timeout=15):
+        """The answer line to @line."""
+        self.proc.stdin.write(line.encode() + b'\n')
+        self.proc.stdin.flush()
+        return self.expect(None, timeout)
+
+    def ok(self, line, timeout=15):
+        answer = self.cmd(line, timeout)
+        if answer != 'ok':
+            raise AssertionError(f'{line!r} -> {answer!r}')
+
+    def find(self, device='-', tty='-'):
+        """None, or (path, device, manufacturer, model, revision)."""
+        answer = self.cmd(f'find {device} {tty}')
+        if answer == 'none':
+            return None
+        if not answer.startswith('modem '):
+            raise AssertionError(f'find -> {answer!r}')
+        return tuple(answer.split(' ')[1:])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        stop_process(self.proc)
+        self.proc.stdout.close()
+
+
 # ---------------------------------------------------------------- test case
 
 class NeighboursTestCase(fotatest.FotaTestCase):
@@ -416,6 +489,12 @@ class NeighboursTestCase(fotatest.FotaTestCase):
         self.mm = ModemManager(self, len([p for p in self.extra_logs if 'ModemManager' in p]))
         self.addCleanup(self.mm.stop)
         return self.mm
+
+    def start_tool(self):
+        tool = NeighbourTool(self)
+        self.addCleanup(tool.stop)
+        self.extra_logs.append(tool.log_path)
+        return tool
 
     def sim_lines_since(self, index):
         """Command lines the simulator received after its @index-th command."""
