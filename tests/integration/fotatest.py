@@ -379,6 +379,7 @@ class Daemon:
         env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.bus.address,
                    G_DEBUG='fatal-criticals')
         env.pop('DBUS_SYSTEM_BUS_ADDRESS', None)
+        env.update(getattr(tc, 'daemon_env', {}))  # e.g. a system-like bus for the neighbours
         self.signals = []   # (name, tuple) in arrival order
         self._sub = self.bus.conn.signal_subscribe(
             None, IFACE, None, OBJ_PATH, None, Gio.DBusSignalFlags.NONE,

@@ -366,6 +366,105 @@ def tty_open_by_others(sim_link):
     return holders
 
 
+# ------------------------------------------------------- watching the peers
+
+class InhibitMonitor:
+    """Every InhibitDevice call on the bus, with the time it passed the bus:
+    a monitor connection (BecomeMonitor) whose filter runs in GDBus's worker
+    thread, so the stamp does not wait for the test's main loop."""
+
+    def __init__(self, bus):
+        self.calls = []   # (monotonic time, sender, uid, inhibit)
+        self.conn = Gio.DBusConnection.new_for_address_sync(
+            bus.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
+            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        self.conn.add_filter(self._filter)
+        rule = f"type='method_call',interface='{MM_NAME}',member='InhibitDevice'"
+        self.conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                            'org.freedesktop.DBus.Monitoring', 'BecomeMonitor',
+                            GLib.Variant('(asu)', ([rule], 0)), None,
+                            Gio.DBusCallFlags.NONE, 5000, None)
+
+    def _filter(self, conn, message, incoming):
+        # A monitor must never answer (the bus would drop it): the monitored
+        # calls are consumed here; everything else (the BecomeMonitor reply)
+        # goes on.
+        if incoming and message.get_member() == 'InhibitDevice':
+            uid, inhibit = message.get_body().unpack()
+            self.calls.append((time.monotonic(), message.get_sender(), uid, inhibit))
+            return None
+        return message
+
+    def times(self, inhibit):
+        return [t for t, _, _, flag in self.calls if flag == inhibit]
+
+    def stop(self):
+        try:
+            self.conn.close_sync(None)
+        except GLib.Error:
+            pass
+
+
+def holds_tty(pid, target):
+    """Whether process @pid has @target (a /dev/pts/N) open."""
+    try:
+        fds = os.listdir(f'/proc/{pid}/fd')
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f'/proc/{pid}/fd/{fd}') == target:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+class TtyWatch:
+    """Samples, from the main loop every POLL_MS, who of ModemManager and the
+    daemon holds the simulator's tty, and stamps the simulator's new command
+    lines with the time they were first seen."""
+
+    POLL_MS = 20
+
+    def __init__(self, tc):
+        self.tc = tc
+        self.samples = []   # (time, ModemManager holds it, the daemon holds it)
+        self.commands = []  # (time first seen, line)
+        self.seen = len(tc.sim.commands())
+        self.source = GLib.timeout_add(self.POLL_MS, self._poll)
+
+    def _poll(self):
+        now = time.monotonic()
+        target = os.path.realpath(self.tc.sim.link) if os.path.lexists(self.tc.sim.link) else ''
+        mm = self.tc.mm.proc.pid if self.tc.mm and self.tc.mm.proc.poll() is None else None
+        daemon = self.tc.daemon.pid if self.tc.daemon and \
+            self.tc.daemon.proc.poll() is None else None
+        self.samples.append((now, bool(target and mm and holds_tty(mm, target)),
+                             bool(target and daemon and holds_tty(daemon, target))))
+        lines = self.tc.sim.commands()
+        self.commands.extend((now, line) for line in lines[self.seen:])
+        self.seen = len(lines)
+        return True
+
+    def first_held_by_daemon(self, after=0):
+        return next((t for t, _, d in self.samples if d and t >= after), None)
+
+    def mm_held_between(self, start, end):
+        return [t for t, m, _ in self.samples if m and start <= t <= end]
+
+    def both_held(self):
+        return [t for t, m, d in self.samples if m and d]
+
+    def commands_between(self, start, end):
+        return [line for t, line in self.commands if start <= t <= end]
+
+    def stop(self):
+        if self.source:
+            GLib.source_remove(self.source)
+            self.source = 0
+
+
 # ------------------------------------------------------------ neighbour-tool
 
 class NeighbourTool:
@@ -461,6 +560,9 @@ class NeighboursTestCase(fotatest.FotaTestCase):
         self.sim = self.daemon = self.http = self.ftp = self.mm = None
         self.bus = SystemLikeBus(self.tmpdir)
         self.addCleanup(self.bus.stop)
+        # fotatest.Daemon runs quectel-fotad --session on self.bus; peers are
+        # looked up on that bus, so both addresses lead to the system-like one.
+        self.daemon_env = {'DBUS_SYSTEM_BUS_ADDRESS': self.bus.address}
         self.polkit = start_polkit(self.bus, self.tmpdir)
         self.addCleanup(self.polkit.stop)
         self.extra_logs.append(self.polkit.log_path)

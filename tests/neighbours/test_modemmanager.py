@@ -6,7 +6,6 @@ Prints the timings measured (inhibit -> tty free, release -> re-probe,
 caller gone -> re-probe) as "TIMING name seconds" lines on stderr.
 """
 
-import os
 import signal
 import sys
 import time
