@@ -339,30 +339,47 @@ class ModemManager:
         stop_process(self.proc, timeout=10)
 
 
-def tty_open_by_others(sim_link):
-    """Processes other than the simulator with the pty behind @sim_link open."""
+def _same_file(fd_path, target):
+    """Whether /proc/<pid>/fd/<n> is @target (an os.stat_result). By device and
+    inode: another devpts instance (a container's) has its own /dev/pts/N."""
     try:
-        target = os.path.realpath(sim_link)
+        st = os.stat(fd_path)
     except OSError:
+        return False
+    return (st.st_dev, st.st_ino, st.st_rdev) == (target.st_dev, target.st_ino, target.st_rdev)
+
+
+def holds_tty(pid, target):
+    """Whether process @pid has @target (an os.stat_result of the pty) open."""
+    try:
+        fds = os.listdir(f'/proc/{pid}/fd')
+    except OSError:
+        return False
+    return any(_same_file(f'/proc/{pid}/fd/{fd}', target) for fd in fds)
+
+
+def tty_stat(sim_link):
+    try:
+        return os.stat(sim_link)
+    except OSError:
+        return None
+
+
+def tty_open_by_others(sim_link):
+    """[(pid, comm)] of the processes other than the simulator with the pty
+    behind @sim_link open."""
+    target = tty_stat(sim_link)
+    if target is None:
         return []
     holders = []
     for pid in filter(str.isdigit, os.listdir('/proc')):
-        fd_dir = f'/proc/{pid}/fd'
         try:
-            fds = os.listdir(fd_dir)
             with open(f'/proc/{pid}/comm') as f:
                 comm = f.read().strip()
         except OSError:
             continue
-        if comm == 'fota-modem-sim':
-            continue
-        for fd in fds:
-            try:
-                if os.readlink(os.path.join(fd_dir, fd)) == target:
-                    holders.append((int(pid), comm))
-                    break
-            except OSError:
-                continue
+        if comm != 'fota-modem-sim' and holds_tty(pid, target):
+            holders.append((int(pid), comm))
     return holders
 
 
@@ -405,21 +422,6 @@ class InhibitMonitor:
             pass
 
 
-def holds_tty(pid, target):
-    """Whether process @pid has @target (a /dev/pts/N) open."""
-    try:
-        fds = os.listdir(f'/proc/{pid}/fd')
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            if os.readlink(f'/proc/{pid}/fd/{fd}') == target:
-                return True
-        except OSError:
-            continue
-    return False
-
-
 class TtyWatch:
     """Samples, from the main loop every POLL_MS, who of ModemManager and the
     daemon holds the simulator's tty, and stamps the simulator's new command
@@ -436,7 +438,7 @@ class TtyWatch:
 
     def _poll(self):
         now = time.monotonic()
-        target = os.path.realpath(self.tc.sim.link) if os.path.lexists(self.tc.sim.link) else ''
+        target = tty_stat(self.tc.sim.link)
         mm = self.tc.mm.proc.pid if self.tc.mm and self.tc.mm.proc.poll() is None else None
         daemon = self.tc.daemon.pid if self.tc.daemon and \
             self.tc.daemon.proc.poll() is None else None
@@ -603,8 +605,11 @@ class NeighboursTestCase(fotatest.FotaTestCase):
         return self.sim.commands()[index:]
 
     def wait_tty_free(self, timeout=10):
-        return wait_until(lambda: not tty_open_by_others(self.sim.link), timeout,
-                          'the tty closed by everyone but the simulator')
+        try:
+            return wait_until(lambda: not tty_open_by_others(self.sim.link), timeout,
+                              'the tty closed by everyone but the simulator')
+        except AssertionError as e:
+            raise AssertionError(f'{e}; held by {tty_open_by_others(self.sim.link)}') from None
 
 
 def timed(func):

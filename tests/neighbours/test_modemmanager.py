@@ -62,6 +62,11 @@ class ModemManagerTest(mmharness.NeighboursTestCase):
         self.start_mm()
         old_path, _ = self.owned_modem()
         tool = self.start_tool()
+        monitor = mmharness.InhibitMonitor(self.bus)
+        self.addCleanup(monitor.stop)
+        watch = mmharness.TtyWatch(self)
+        self.addCleanup(watch.stop)
+        fotatest.spin(0.2)
 
         start = time.monotonic()
         tool.ok(f'inhibit {USB_SYSPATH}')
@@ -69,6 +74,16 @@ class ModemManagerTest(mmharness.NeighboursTestCase):
         self.wait_tty_free(10)
         timing('inhibit-to-tty-free', time.monotonic() - start)
         self.mm.wait_no_modem(10)
+        # what the end-to-end tests rely on: the monitor stamps the call, the
+        # watch sees ModemManager let go of the tty after it
+        fotatest.spin(0.2)
+        self.assertEqual([(sender != self.bus.conn.get_unique_name(), uid, flag)
+                          for _, sender, uid, flag in monitor.calls], [(True, USB_SYSPATH, True)])
+        inhibited = monitor.times(True)[0]
+        self.assertTrue(watch.mm_held_between(start - 0.2, inhibited))
+        let_go = next(t for t, mm, _ in watch.samples if t > inhibited and not mm)
+        timing('inhibit-to-tty-free-sampled', let_go - inhibited)
+        watch.stop()
         self.assertIsNone(tool.find(USB_SYSPATH, 'ttyUSB1'))
         written = len(self.sim.commands())
 
