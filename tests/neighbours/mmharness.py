@@ -58,7 +58,7 @@ def skip_unless_ready():
         print(f'not installed: {", ".join(missing)}: skipping', file=sys.stderr)
         sys.exit(77)
     try:
-        import dbusmock  # noqa: F401
+        import dbusmock  # noqa: F401  (only whether it is there)
     except ImportError:
         print('python3-dbusmock is not installed: skipping', file=sys.stderr)
         sys.exit(77)

@@ -71,6 +71,9 @@ class ModemManagerTest(mmharness.NeighboursTestCase):
         start = time.monotonic()
         tool.ok(f'inhibit {USB_SYSPATH}')
         timing('inhibit-call', time.monotonic() - start)
+        # Seen every time: ModemManager 1.20 closed the tty before it answered.
+        sys.stderr.write('INHIBIT-REPLY tty still open by '
+                         f'{mmharness.tty_open_by_others(self.sim.link)}\n')
         self.wait_tty_free(10)
         timing('inhibit-to-tty-free', time.monotonic() - start)
         self.mm.wait_no_modem(10)
@@ -81,8 +84,8 @@ class ModemManagerTest(mmharness.NeighboursTestCase):
                           for _, sender, uid, flag in monitor.calls], [(True, USB_SYSPATH, True)])
         inhibited = monitor.times(True)[0]
         self.assertTrue(watch.mm_held_between(start - 0.2, inhibited))
-        let_go = next(t for t, mm, _ in watch.samples if t > inhibited and not mm)
-        timing('inhibit-to-tty-free-sampled', let_go - inhibited)
+        fotatest.spin(0.5)
+        self.assertEqual(watch.mm_held_between(time.monotonic() - 0.4, time.monotonic()), [])
         watch.stop()
         self.assertIsNone(tool.find(USB_SYSPATH, 'ttyUSB1'))
         written = len(self.sim.commands())
