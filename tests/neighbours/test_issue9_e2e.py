@@ -25,6 +25,8 @@ from mmharness import USB_SYSPATH
 import test_discovery  # noqa: E402  (exits 77 outside umockdev-wrapper)
 
 FOTA_WHO = 'quectel-fotad'
+# Lines of ModemManager's probe (see README.md) that quectel-fotad never sends.
+MM_ONLY_COMMANDS = ('AT+GCAP', 'ATX4', 'AT&C1', 'AT+CSIM', 'AT+CRSM', 'AT+CPOL', 'AT+WS46')
 
 
 class NeighbourE2E(mmharness.NeighboursTestCase):
@@ -120,6 +122,9 @@ class NeighbourE2E(mmharness.NeighboursTestCase):
         self.assertEqual(watch.mm_held_between(first, released), [],
                          'ModemManager held the tty during the job')
         self.assertEqual(watch.both_held(), [])
+        probing = [c for c in watch.commands_between(inhibited, released)
+                   if c.upper().startswith(MM_ONLY_COMMANDS)]
+        self.assertEqual(probing, [], 'ModemManager\'s probe reached the modem during the job')
 
         # afterwards: ModemManager manages the upgraded modem, nothing is held
         self.mm_owns_modem(revision=pkg.to)
