@@ -144,10 +144,13 @@ def remote_error(exc):
 # ---------------------------------------------------------------- private bus
 
 class PrivateBus:
-    def __init__(self, tmpdir):
+    """A session-like dbus-daemon in @tmpdir, or one with its own @config_file."""
+
+    def __init__(self, tmpdir, config_file=None):
+        where = ['--config-file=' + config_file] if config_file else \
+            ['--session', '--address=unix:dir=' + tmpdir]
         self.proc = subprocess.Popen(
-            ['dbus-daemon', '--session', '--nofork', '--nopidfile',
-             '--address=unix:dir=' + tmpdir, '--print-address=1'],
+            ['dbus-daemon', '--nofork', '--nopidfile', '--print-address=1'] + where,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         ready, _, _ = select.select([self.proc.stdout], [], [], 10)
         line = self.proc.stdout.readline().decode().strip() if ready else ''
@@ -155,7 +158,11 @@ class PrivateBus:
             stop_process(self.proc)
             raise AssertionError('dbus-daemon did not print its address within 10s')
         self.address = line
-        self.conn = Gio.DBusConnection.new_for_address_sync(
+        self.conn = self.connect()
+
+    def connect(self):
+        """A new connection of this process to the bus."""
+        return Gio.DBusConnection.new_for_address_sync(
             self.address,
             Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
             | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)

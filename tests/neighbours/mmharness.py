@@ -15,7 +15,6 @@ and every test has its own directory, bus socket and testbed.
 """
 
 import os
-import re
 import subprocess
 import sys
 import time
@@ -25,13 +24,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 import fotatest  # noqa: E402
 from fotatest import Gio, GLib, wait_until, stop_process  # noqa: E402
 
-try:
-    import gi
-    gi.require_version('UMockdev', '1.0')
-    from gi.repository import UMockdev
-except (ImportError, ValueError) as e:
-    print(f'UMockdev introspection data is not installed ({e}): skipping', file=sys.stderr)
-    sys.exit(77)
+# Exits 77 without UMockdev's introspection data or outside umockdev-wrapper.
+import test_discovery  # noqa: E402  (its Testbed's ioctl pass-through, its Reenumerator)
+from test_discovery import UMockdev  # noqa: E402
 
 MM_NAME = 'org.freedesktop.ModemManager1'
 MM_PATH = '/org/freedesktop/ModemManager1'
@@ -47,10 +42,6 @@ FIRST_TTYS = 0   # the AT port is ttyUSB<base + 1>, as discovery's test numbers 
 OTHER_TTYS = 4
 
 
-def at_port(base):
-    return f'/dev/ttyUSB{base + 1}'
-
-
 def skip_unless_ready():
     """Exit 77 (meson's skip) when a part of the harness is missing."""
     missing = [p for p in ('dbus-daemon', 'ModemManager') if not fotatest.have_program(p)]
@@ -61,10 +52,6 @@ def skip_unless_ready():
         import dbusmock  # noqa: F401  (only whether it is there)
     except ImportError:
         print('python3-dbusmock is not installed: skipping', file=sys.stderr)
-        sys.exit(77)
-    # umockdev_in_mock_environment() says FALSE even under the wrapper on 0.17.
-    if 'umockdev-preload' not in os.environ.get('LD_PRELOAD', ''):
-        print('not under umockdev-wrapper: skipping', file=sys.stderr)
         sys.exit(77)
 
 
@@ -114,24 +101,7 @@ class SystemLikeBus(fotatest.PrivateBus):
         config = os.path.join(tmpdir, 'system-bus.conf')
         with open(config, 'w') as f:
             f.write(BUS_CONFIG.format(socket=self.socket))
-        self.proc = subprocess.Popen(
-            ['dbus-daemon', '--config-file=' + config, '--nofork', '--nopidfile',
-             '--print-address=1'],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        line = self.proc.stdout.readline().decode().strip() if self._ready() else ''
-        if not line:
-            stop_process(self.proc)
-            raise AssertionError('the system-like dbus-daemon did not start within 10s')
-        self.address = line
-        self.conn = Gio.DBusConnection.new_for_address_sync(
-            self.address,
-            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
-            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
-
-    def _ready(self):
-        import select
-        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
-        return bool(ready)
+        super().__init__(tmpdir, config_file=config)
 
     def env(self):
         """The environment of a peer: both bus addresses lead here."""
@@ -199,7 +169,7 @@ class ModemTestbed:
         self.sim_link = sim_link
         self.power_control = power_control
         self.passthrough = UMockdev.IoctlBase()
-        self.passthrough.connect('handle-ioctl', self._run_ioctl)
+        self.passthrough.connect('handle-ioctl', test_discovery.Testbed._run_ioctl)
         self.attached = set()
         self.devices = []    # parents first
         self.at_tty = None   # the tty's syspath while plugged
@@ -208,13 +178,6 @@ class ModemTestbed:
     def close(self):
         os.environ.pop('UMOCKDEV_DIR', None)
         self.tb = None  # finalizing removes the root directory
-
-    @staticmethod
-    def _run_ioctl(handler, client):
-        # called in the testbed's ioctl thread: run it on the real pty
-        result, err = client.execute()
-        client.complete(result, err)
-        return True
 
     def _link_node(self, name):
         node = os.path.join(self.root, 'dev', name)
@@ -392,9 +355,7 @@ class InhibitMonitor:
 
     def __init__(self, bus):
         self.calls = []   # (monotonic time, sender, uid, inhibit)
-        self.conn = Gio.DBusConnection.new_for_address_sync(
-            bus.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
-            | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        self.conn = bus.connect()
         self.conn.add_filter(self._filter)
         rule = f"type='method_call',interface='{MM_NAME}',member='InhibitDevice'"
         self.conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
@@ -600,10 +561,6 @@ class NeighboursTestCase(fotatest.FotaTestCase):
         self.extra_logs.append(tool.log_path)
         return tool
 
-    def sim_lines_since(self, index):
-        """Command lines the simulator received after its @index-th command."""
-        return self.sim.commands()[index:]
-
     def wait_tty_free(self, timeout=10):
         try:
             return wait_until(lambda: not tty_open_by_others(self.sim.link), timeout,
@@ -611,13 +568,3 @@ class NeighboursTestCase(fotatest.FotaTestCase):
         except AssertionError as e:
             raise AssertionError(f'{e}; held by {tty_open_by_others(self.sim.link)}') from None
 
-
-def timed(func):
-    """(seconds it took, result)."""
-    start = time.monotonic()
-    result = func()
-    return time.monotonic() - start, result
-
-
-def log_lines(text, pattern):
-    return [line for line in text.splitlines() if re.search(pattern, line)]

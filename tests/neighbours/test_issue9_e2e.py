@@ -22,7 +22,7 @@ from mmharness import USB_SYSPATH
 
 # test_discovery's re-enumeration of a rebooting modem (it only needs the
 # testbed's plug()/unplug()/base and the simulator's log).
-import test_discovery  # noqa: E402  (exits 77 outside umockdev-wrapper)
+from mmharness import test_discovery
 
 FOTA_WHO = 'quectel-fotad'
 # Lines of ModemManager's probe (see README.md) that quectel-fotad never sends.
