@@ -556,7 +556,7 @@ class FotaTestCase(unittest.TestCase):
         self.boot_id_file = os.path.join(self.tmpdir, 'boot_id')
         self.set_boot_id()
         self.config_path = os.path.join(self.tmpdir, 'fotad.conf')
-        self.bus = PrivateBus(self.tmpdir)
+        self.bus = self.make_bus()
         self.addCleanup(self.bus.stop)
         self.sim = None
         self.daemon = None
@@ -570,6 +570,10 @@ class FotaTestCase(unittest.TestCase):
         if self.start_daemon:
             self.start_sim()
             self.restart_daemon()
+
+    def make_bus(self):
+        """The private bus of the test (a subclass may bring another kind)."""
+        return PrivateBus(self.tmpdir)
 
     def set_boot_id(self, boot_id=None):
         with open(self.boot_id_file, 'w') as f:

@@ -511,18 +511,13 @@ class NeighboursTestCase(fotatest.FotaTestCase):
     with_logind = True
     power_control = 'auto'
 
+    def make_bus(self):
+        return SystemLikeBus(self.tmpdir)
+
     def setUp(self):
         self.extra_logs = []
-        self.state_dir = os.path.join(self.tmpdir, 'state')
-        os.makedirs(self.state_dir)
-        self.www = os.path.join(self.tmpdir, 'www')
-        os.makedirs(self.www)
-        self.boot_id_file = os.path.join(self.tmpdir, 'boot_id')
-        self.set_boot_id()
-        self.config_path = os.path.join(self.tmpdir, 'fotad.conf')
-        self.sim = self.daemon = self.http = self.ftp = self.mm = None
-        self.bus = SystemLikeBus(self.tmpdir)
-        self.addCleanup(self.bus.stop)
+        self.mm = None
+        super().setUp()
         # fotatest.Daemon runs quectel-fotad --session on self.bus; peers are
         # looked up on that bus, so both addresses lead to the system-like one.
         self.daemon_env = {'DBUS_SYSTEM_BUS_ADDRESS': self.bus.address}
@@ -533,9 +528,6 @@ class NeighboursTestCase(fotatest.FotaTestCase):
         if self.with_logind:
             self.logind = start_logind(self.bus, self.tmpdir)
             self.addCleanup(self.logind.stop)
-        if self.start_http:
-            self.http = fotatest.HttpServer(self.www)
-            self.addCleanup(self.http.stop)
         self.start_sim()
         self.testbed = ModemTestbed(self.sim.link, self.power_control)
         self.addCleanup(self.testbed.close)  # after everything using it stopped

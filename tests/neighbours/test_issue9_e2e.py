@@ -70,6 +70,19 @@ class NeighbourE2E(mmharness.NeighboursTestCase):
         return [t for t, sender, uid, flag in self.monitor.calls
                 if sender == owner and uid == USB_SYSPATH and flag == inhibit and t >= after]
 
+    def start_job(self):
+        """ModemManager owns the modem, the daemon runs, watched; an HTTP job
+        starts. (watch, reenumerator, package, job id, time of the StartUrl call)"""
+        self.start_mm()
+        self.mm_owns_modem()
+        self.restart_daemon()
+        watch = self.watch()
+        renum = self.reenumerate()
+        pkg = self.package()
+        start = time.monotonic()
+        job = self.daemon.start_url(self.http.url(pkg.name), opts(upgrade_mode=u(1)))
+        return watch, renum, pkg, job, start
+
     # ------------------------------------------------------------ the tests
 
     def test_idle_daemon_leaves_the_port_to_modemmanager(self):
@@ -85,15 +98,7 @@ class NeighbourE2E(mmharness.NeighboursTestCase):
         self.assertEqual(self.daemon_inhibits(True), [])
 
     def test_upgrade_inhibits_first_and_gives_the_modem_back(self):
-        self.start_mm()
-        self.mm_owns_modem()
-        self.restart_daemon()
-        watch = self.watch()
-        renum = self.reenumerate()
-        pkg = self.package()
-
-        start = time.monotonic()
-        job = self.daemon.start_url(self.http.url(pkg.name), opts(upgrade_mode=u(1)))
+        watch, renum, pkg, job, start = self.start_job()
         wait_until(lambda: self.daemon_inhibits(True, start), 10, 'InhibitDevice(true)')
         inhibited = self.daemon_inhibits(True, start)[0]
 
@@ -133,13 +138,7 @@ class NeighbourE2E(mmharness.NeighboursTestCase):
                    'the logind inhibitor released')
 
     def test_sigkill_mid_job_then_restart_reinhibits_first(self):
-        self.start_mm()
-        self.mm_owns_modem()
-        self.restart_daemon()
-        watch = self.watch()
-        renum = self.reenumerate()
-        pkg = self.package()
-        job = self.daemon.start_url(self.http.url(pkg.name), opts(upgrade_mode=u(1)))
+        watch, renum, _, job, _ = self.start_job()
         self.daemon.wait_state(job, 'downloading', 30)
         self.daemon.kill(signal.SIGKILL)
 
