@@ -537,8 +537,8 @@ class FotaTestCase(unittest.TestCase):
                 shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def _dump_logs(self):
-        names = self.daemon_logs + [os.path.join(self.tmpdir, n)
-                                    for n in ('sim.stderr', 'sim.log', 'fotactl.log')]
+        names = self.daemon_logs + getattr(self, 'extra_logs', []) + \
+            [os.path.join(self.tmpdir, n) for n in ('sim.stderr', 'sim.log', 'fotactl.log')]
         for path in names:
             if os.path.exists(path):
                 with open(path, errors='replace') as f:

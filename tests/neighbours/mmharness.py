@@ -515,7 +515,7 @@ class NeighboursTestCase(fotatest.FotaTestCase):
         return SystemLikeBus(self.tmpdir)
 
     def setUp(self):
-        self.extra_logs = []
+        self.extra_logs = []  # shown by fotatest on failure, like the daemon's
         self.mm = None
         super().setUp()
         # fotatest.Daemon runs quectel-fotad --session on self.bus; peers are
@@ -531,16 +531,6 @@ class NeighboursTestCase(fotatest.FotaTestCase):
         self.start_sim()
         self.testbed = ModemTestbed(self.sim.link, self.power_control)
         self.addCleanup(self.testbed.close)  # after everything using it stopped
-
-    def _dump_logs(self):
-        super()._dump_logs()
-        for path in getattr(self, 'extra_logs', []):
-            if os.path.exists(path):
-                with open(path, errors='replace') as f:
-                    text = f.read()
-                if len(text) > 30000:
-                    text = '...\n' + text[-30000:]
-                sys.stderr.write(f'\n----- {self.id()}: {os.path.basename(path)} -----\n{text}')
 
     def start_mm(self):
         self.mm = ModemManager(self, len([p for p in self.extra_logs if 'ModemManager' in p]))
