@@ -144,10 +144,13 @@ def remote_error(exc):
 # ---------------------------------------------------------------- private bus
 
 class PrivateBus:
-    def __init__(self, tmpdir):
+    """A session-like dbus-daemon in @tmpdir, or one with its own @config_file."""
+
+    def __init__(self, tmpdir, config_file=None):
+        where = ['--config-file=' + config_file] if config_file else \
+            ['--session', '--address=unix:dir=' + tmpdir]
         self.proc = subprocess.Popen(
-            ['dbus-daemon', '--session', '--nofork', '--nopidfile',
-             '--address=unix:dir=' + tmpdir, '--print-address=1'],
+            ['dbus-daemon', '--nofork', '--nopidfile', '--print-address=1'] + where,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         ready, _, _ = select.select([self.proc.stdout], [], [], 10)
         line = self.proc.stdout.readline().decode().strip() if ready else ''
@@ -155,7 +158,11 @@ class PrivateBus:
             stop_process(self.proc)
             raise AssertionError('dbus-daemon did not print its address within 10s')
         self.address = line
-        self.conn = Gio.DBusConnection.new_for_address_sync(
+        self.conn = self.connect()
+
+    def connect(self):
+        """A new connection of this process to the bus."""
+        return Gio.DBusConnection.new_for_address_sync(
             self.address,
             Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
             | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
@@ -379,6 +386,7 @@ class Daemon:
         env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.bus.address,
                    G_DEBUG='fatal-criticals')
         env.pop('DBUS_SYSTEM_BUS_ADDRESS', None)
+        env.update(getattr(tc, 'daemon_env', {}))  # e.g. a system-like bus for the neighbours
         self.signals = []   # (name, tuple) in arrival order
         self._sub = self.bus.conn.signal_subscribe(
             None, IFACE, None, OBJ_PATH, None, Gio.DBusSignalFlags.NONE,
@@ -529,8 +537,8 @@ class FotaTestCase(unittest.TestCase):
                 shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def _dump_logs(self):
-        names = self.daemon_logs + [os.path.join(self.tmpdir, n)
-                                    for n in ('sim.stderr', 'sim.log', 'fotactl.log')]
+        names = self.daemon_logs + getattr(self, 'extra_logs', []) + \
+            [os.path.join(self.tmpdir, n) for n in ('sim.stderr', 'sim.log', 'fotactl.log')]
         for path in names:
             if os.path.exists(path):
                 with open(path, errors='replace') as f:
@@ -548,7 +556,7 @@ class FotaTestCase(unittest.TestCase):
         self.boot_id_file = os.path.join(self.tmpdir, 'boot_id')
         self.set_boot_id()
         self.config_path = os.path.join(self.tmpdir, 'fotad.conf')
-        self.bus = PrivateBus(self.tmpdir)
+        self.bus = self.make_bus()
         self.addCleanup(self.bus.stop)
         self.sim = None
         self.daemon = None
@@ -562,6 +570,10 @@ class FotaTestCase(unittest.TestCase):
         if self.start_daemon:
             self.start_sim()
             self.restart_daemon()
+
+    def make_bus(self):
+        """The private bus of the test (a subclass may bring another kind)."""
+        return PrivateBus(self.tmpdir)
 
     def set_boot_id(self, boot_id=None):
         with open(self.boot_id_file, 'w') as f:
