@@ -137,7 +137,7 @@ fuzz_framer(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(whole.lines == chunked.lines && whole.hash == chunked.hash);
 }
 
-const char *const fuzz_expected_warning = NULL;
+const char *const fuzz_expected_warnings[] = {NULL};
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

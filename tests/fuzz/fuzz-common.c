@@ -3,15 +3,23 @@
 
 #include <string.h>
 
+static gboolean
+is_expected(const char *message)
+{
+	for (gsize i = 0; fuzz_expected_warnings[i] != NULL; i++) {
+		if (strstr(message, fuzz_expected_warnings[i]) != NULL)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static GLogWriterOutput
 fuzz_log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
 {
-	const char *expected = user_data;
-
-	if ((level & G_LOG_LEVEL_WARNING) && expected != NULL) {
+	if (level & G_LOG_LEVEL_WARNING) {
 		for (gsize i = 0; i < n_fields; i++) {
 			if (g_str_equal(fields[i].key, "MESSAGE") && fields[i].length < 0 &&
-			    g_str_has_prefix(fields[i].value, expected))
+			    is_expected(fields[i].value))
 				return G_LOG_WRITER_HANDLED;
 		}
 	}
@@ -27,7 +35,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	/* Not always-fatal: that would abort before the writer could let an
 	 * expected warning through. */
-	g_log_set_writer_func(fuzz_log_writer, (gpointer)fuzz_expected_warning, NULL);
+	g_log_set_writer_func(fuzz_log_writer, NULL, NULL);
 	return 0;
 }
 

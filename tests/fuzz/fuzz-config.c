@@ -10,7 +10,8 @@
 #define FUZZ_MAX_INPUT 16384
 
 /* Unknown groups and keys are only warned about, by design. */
-const char *const fuzz_expected_warning = "Config: ignoring unknown";
+const char *const fuzz_expected_warnings[] = {"Config: ignoring unknown",
+                                              FUZZ_GLIB_KEY_FILE_DOUBLE_ERROR, NULL};
 
 static void
 check_settings(const FotadConfig *config)

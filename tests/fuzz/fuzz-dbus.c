@@ -11,7 +11,7 @@
 
 #define FUZZ_MAX_INPUT 8192
 
-const char *const fuzz_expected_warning = NULL;
+const char *const fuzz_expected_warnings[] = {NULL};
 
 static void
 check_url(const char *url)

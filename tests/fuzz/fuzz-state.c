@@ -11,7 +11,7 @@
  * long before parsing matters. */
 #define FUZZ_MAX_INPUT 16384
 
-const char *const fuzz_expected_warning = NULL;
+const char *const fuzz_expected_warnings[] = {FUZZ_GLIB_KEY_FILE_DOUBLE_ERROR, NULL};
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
