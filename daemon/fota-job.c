@@ -161,6 +161,8 @@ remaining_ms(guint total_ms, gint64 since_us)
 static void
 job_save(FotaJob *self)
 {
+	if (self->save == NULL)
+		return; /* shut down: the record stays as last saved */
 	self->save(self->record, self->save_data);
 	self->saved_us = g_get_monotonic_time();
 	self->saved_percent = self->record->percent;
@@ -1167,6 +1169,16 @@ cancel_download(FotaJob *self)
 		modem_command(self->modem, self, "AT+CFUN=1,1", NULL, reset_reply, NULL);
 	}
 	job_cancelled(self, "cancelled; the modem was reset (AT+CFUN=1,1) to abandon the download");
+}
+
+void
+fota_job_shutdown(FotaJob *self)
+{
+	self->save = NULL;
+	if (!self->finished) {
+		self->finished = TRUE;
+		job_cleanup(self);
+	}
 }
 
 const JobRecord *

@@ -589,6 +589,7 @@ job_manager_dispose(GObject *object)
 
 	if (self->job != NULL) {
 		g_signal_handlers_disconnect_by_data(self->job, self);
+		fota_job_shutdown(self->job);
 		g_clear_object(&self->job);
 	}
 	if (self->pending != NULL)

@@ -341,9 +341,48 @@ identified_as(FotaModem *self, const ModemInfo *info)
 /* ---- the lease ---- */
 
 typedef struct {
+	FotaModem *modem;
 	gpointer owner;
 	gboolean fail_if_absent;
+	GSource *cancel_source;
 } Waiter;
+
+/* Out of the queue: the waiter's cancel watch goes, its task is answered. */
+static GTask *
+waiter_dequeued(GTask *task)
+{
+	Waiter *w = g_task_get_task_data(task);
+
+	if (w->cancel_source != NULL) {
+		g_source_destroy(w->cancel_source);
+		g_clear_pointer(&w->cancel_source, g_source_unref);
+	}
+	return task;
+}
+
+static void
+waiter_free(Waiter *w)
+{
+	if (w->cancel_source != NULL) {
+		g_source_destroy(w->cancel_source);
+		g_source_unref(w->cancel_source);
+	}
+	g_free(w);
+}
+
+/* A cancelled wait ends at once: the waiter's references go with it. */
+static gboolean
+waiter_cancelled(GCancellable *cancellable, gpointer user_data)
+{
+	GTask *task = user_data;
+	Waiter *w = g_task_get_task_data(task);
+
+	g_queue_remove(&w->modem->waiters, task);
+	waiter_dequeued(task);
+	g_task_return_error_if_cancelled(task);
+	g_object_unref(task);
+	return G_SOURCE_REMOVE;
+}
 
 static void
 fail_absent_waiters(FotaModem *self)
@@ -358,6 +397,7 @@ fail_absent_waiters(FotaModem *self)
 
 		if (w->fail_if_absent) {
 			g_queue_delete_link(&self->waiters, l);
+			waiter_dequeued(task);
 			g_task_return_new_error(task, MODEM_ERROR, MODEM_ERROR_ABSENT, "%s", why);
 			g_object_unref(task);
 		}
@@ -377,7 +417,7 @@ grant_next(FotaModem *self)
 		return;
 	}
 	while ((task = g_queue_pop_head(&self->waiters)) != NULL) {
-		Waiter *w = g_task_get_task_data(task);
+		Waiter *w = g_task_get_task_data(waiter_dequeued(task));
 
 		if (g_task_return_error_if_cancelled(task)) {
 			g_object_unref(task);
@@ -415,9 +455,16 @@ modem_acquire(FotaModem *self, gpointer owner, gboolean fail_if_absent, GCancell
 	Waiter *w = g_new0(Waiter, 1);
 
 	g_return_if_fail(owner != NULL && owner != self->holder);
+	w->modem = self;
 	w->owner = owner;
 	w->fail_if_absent = fail_if_absent;
-	g_task_set_task_data(task, w, g_free);
+	g_task_set_task_data(task, w, (GDestroyNotify)waiter_free);
+	if (cancellable != NULL) {
+		w->cancel_source = g_cancellable_source_new(cancellable);
+		g_source_set_callback(w->cancel_source, G_SOURCE_FUNC(waiter_cancelled), task,
+		                      NULL);
+		g_source_attach(w->cancel_source, NULL);
+	}
 	g_queue_push_tail(&self->waiters, task);
 	grant_next(self);
 }
@@ -1205,7 +1252,7 @@ modem_dispose(GObject *object)
 
 	clear_timers(self);
 	while ((task = g_queue_pop_head(&self->waiters)) != NULL) {
-		g_task_return_new_error(task, MODEM_ERROR, MODEM_ERROR_ABSENT,
+		g_task_return_new_error(waiter_dequeued(task), MODEM_ERROR, MODEM_ERROR_ABSENT,
 		                        "the daemon is shutting down");
 		g_object_unref(task);
 	}

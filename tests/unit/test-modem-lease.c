@@ -11,67 +11,19 @@
 
 #include <cmocka.h>
 
-#include <fcntl.h>
-#include <glib-unix.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "modem.h"
+#include "test-fake-modem.h"
 #include "test-util.h"
 
 #define WAIT_S 5
 
 typedef struct {
 	char *dir;
-	int master;
-	guint watch;
-	GString *pending;    /* bytes of an unfinished line */
-	GPtrArray *received; /* lines the modem got */
+	TestFakeModem *fake;
 	FotadConfig *config;
 	FotaModem *modem;
 	GPtrArray *events; /* "granted:<n>", "failed:<n>" */
 } Fixture;
-
-static const char *
-answer(const char *line)
-{
-	if (g_str_equal(line, "ATI"))
-		return "Quectel\r\nEC200T\r\nRevision: EC200TCNDAR02A01M16\r\n\r\nOK\r\n";
-	if (g_str_equal(line, "AT+CGSN"))
-		return "867123456789012\r\n\r\nOK\r\n";
-	if (g_str_equal(line, "AT+QFOTADL=?"))
-		return "+QFOTADL: (0,1),(0,5-100),(0,5-100)\r\n\r\nOK\r\n";
-	return "OK\r\n";
-}
-
-static gboolean
-on_master(int fd, GIOCondition condition, gpointer user_data)
-{
-	Fixture *f = user_data;
-	char buf[256];
-	gssize n = read(fd, buf, sizeof(buf));
-
-	for (gssize i = 0; i < n; i++) {
-		if (buf[i] != '\r') {
-			g_string_append_c(f->pending, buf[i]);
-			continue;
-		}
-		g_ptr_array_add(f->received, g_strdup(f->pending->str));
-		assert_true(write(fd, answer(f->pending->str), strlen(answer(f->pending->str))) >
-		            0);
-		g_string_truncate(f->pending, 0);
-	}
-	return n > 0 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
-static void
-urc(Fixture *f, const char *line)
-{
-	g_autofree char *text = g_strdup_printf("\r\n%s\r\n", line);
-
-	assert_true(write(f->master, text, strlen(text)) > 0);
-}
 
 static gboolean
 modem_ready(Fixture *f)
@@ -85,22 +37,12 @@ static int
 setup(void **state)
 {
 	Fixture *f = g_new0(Fixture, 1);
-	g_autofree char *link = NULL;
 
 	f->dir = test_make_tmp_dir("test-modem-lease-XXXXXX");
-	f->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	assert_true(f->master >= 0);
-	assert_int_equal(grantpt(f->master), 0);
-	assert_int_equal(unlockpt(f->master), 0);
-	g_unix_set_fd_nonblocking(f->master, TRUE, NULL);
-	link = g_build_filename(f->dir, "ttyUSB1", NULL);
-	assert_int_equal(symlink(ptsname(f->master), link), 0);
-	f->pending = g_string_new(NULL);
-	f->received = g_ptr_array_new_with_free_func(g_free);
+	f->fake = test_fake_modem_new(f->dir);
 	f->events = g_ptr_array_new_with_free_func(g_free);
-	f->watch = g_unix_fd_add(f->master, G_IO_IN, on_master, f);
 	f->config = fotad_config_new();
-	f->config->port = g_strdup(link);
+	f->config->port = g_strdup(f->fake->link);
 	g_free(f->config->lock_dir);
 	f->config->lock_dir = g_strdup(f->dir);
 	f->config->flow = SERIAL_FLOW_NONE;
@@ -109,7 +51,7 @@ setup(void **state)
 	f->modem = modem_new(f->config);
 	modem_start(f->modem);
 	assert_true(modem_ready(f));
-	g_ptr_array_set_size(f->received, 0);
+	g_ptr_array_set_size(f->fake->received, 0);
 	*state = f;
 	return 0;
 }
@@ -120,11 +62,8 @@ teardown(void **state)
 	Fixture *f = *state;
 
 	g_clear_object(&f->modem);
-	g_source_remove(f->watch);
-	close(f->master);
+	test_fake_modem_free(f->fake);
 	fotad_config_free(f->config);
-	g_string_free(f->pending, TRUE);
-	g_ptr_array_unref(f->received);
 	g_ptr_array_unref(f->events);
 	test_remove_tree(f->dir);
 	g_free(f->dir);
@@ -195,7 +134,7 @@ test_only_the_holder_sends(void **state)
 		test_run_for(10);
 	assert_true(g_error_matches(error, MODEM_ERROR, MODEM_ERROR_NOT_HOLDER));
 	test_run_for(100);
-	assert_int_equal(f->received->len, 0);
+	assert_int_equal(f->fake->received->len, 0);
 	modem_release(f->modem, &a);
 }
 
@@ -222,7 +161,7 @@ test_query_while_held_is_cached(void **state)
 		test_run_for(10);
 	assert_non_null(info);
 	assert_string_equal(info->revision, "EC200TCNDAR02A01M16");
-	assert_int_equal(f->received->len, 0);
+	assert_int_equal(f->fake->received->len, 0);
 	modem_release(f->modem, &a);
 }
 
@@ -242,11 +181,11 @@ test_data_mode_waits_for_fileend(void **state)
 	modem_acquire(f->modem, &b, TRUE, NULL, acquired, &b);
 	test_run_for(300);
 	assert_int_equal(f->events->len, 1);
-	assert_int_equal(f->received->len, 0);
-	urc(f, "+QIND: \"FOTA\",\"FILEEND\",500");
+	assert_int_equal(f->fake->received->len, 0);
+	test_fake_modem_urc(f->fake, "+QIND: \"FOTA\",\"FILEEND\",500");
 	test_assert_event(f->events, 1, "granted:2", WAIT_S);
-	assert_int_equal(f->received->len, 1);
-	assert_string_equal(g_ptr_array_index(f->received, 0), "AT");
+	assert_int_equal(f->fake->received->len, 1);
+	assert_string_equal(g_ptr_array_index(f->fake->received, 0), "AT");
 	assert_false(modem_in_data_mode(f->modem));
 	modem_release(f->modem, &b);
 }
@@ -263,11 +202,11 @@ test_data_mode_ends_after_idle(void **state)
 	modem_acquire(f->modem, &b, TRUE, NULL, acquired, &b);
 	test_run_for(300);
 	assert_int_equal(f->events->len, 0);
-	assert_int_equal(f->received->len, 0);
+	assert_int_equal(f->fake->received->len, 0);
 	test_assert_event(f->events, 0, "granted:2", WAIT_S);
 	assert_true(g_get_monotonic_time() - begun >= 600 * 1000);
-	assert_int_equal(f->received->len, 1);
-	assert_string_equal(g_ptr_array_index(f->received, 0), "AT");
+	assert_int_equal(f->fake->received->len, 1);
+	assert_string_equal(g_ptr_array_index(f->fake->received, 0), "AT");
 	modem_release(f->modem, &b);
 }
 
