@@ -543,6 +543,16 @@ modem_command_finish(FotaModem *self, GAsyncResult *result, GError **error)
 	return g_task_propagate_pointer(G_TASK(result), error);
 }
 
+/* A command that ended because its channel went away (or we dropped it):
+ * "lost" has said so already. */
+static gboolean
+channel_gone(const GError *error)
+{
+	return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+	       g_error_matches(error, AT_ERROR, AT_ERROR_CLOSED) ||
+	       g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST);
+}
+
 /* ---- data mode ---- */
 
 static void data_mode_check(FotaModem *self);
@@ -581,9 +591,7 @@ data_check_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 
 	response = at_channel_command_finish(AT_CHANNEL(source), result, &error);
-	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-	    g_error_matches(error, AT_ERROR, AT_ERROR_CLOSED) ||
-	    g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST) || !self->data_checking)
+	if (channel_gone(error) || !self->data_checking)
 		return;
 	self->data_checking = FALSE;
 	if (error == NULL) {
@@ -950,9 +958,7 @@ probe_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 
 	response = at_channel_command_finish(AT_CHANNEL(source), result, &error);
-	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-	    g_error_matches(error, AT_ERROR, AT_ERROR_CLOSED) ||
-	    g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST))
+	if (channel_gone(error))
 		return;
 	if (error == NULL) {
 		identify(self, self->cancellable, identified, NULL);
