@@ -16,6 +16,7 @@
 #include "fota-dbus-error.h"
 #include "fota-generated.h"
 #include "fotactl-interrupt.h"
+#include "fota-limits.h"
 #include "fotactl-output.h"
 
 #define FOTA_BUS_NAME    "org.quectel.Fota1"
@@ -629,11 +630,12 @@ parse_uint_option(const char *option, const char *text, guint min, guint max,
 	guint64 value;
 
 	if (!g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT32, &value, NULL) ||
-	    (allow_zero_or_5_100 ? (value != 0 && (value < 5 || value > 100))
+	    (allow_zero_or_5_100 ? !fota_urc_count_is_valid(value)
 	                         : (value < min || value > max))) {
 		if (allow_zero_or_5_100)
 			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			            "%s must be 0 or 5..100, got '%s'", option, text);
+			            "%s must be 0 or %d..%d, got '%s'", option, FOTA_URC_MIN,
+			            FOTA_URC_MAX, text);
 		else
 			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			            "%s must be %u%s%u, got '%s'", option, min,
@@ -696,7 +698,7 @@ build_start_options(const FotactlOptions *opts, gboolean url, GError **error)
 	}
 	if (opts->sha256 != NULL) {
 		g_autofree char *lower = g_ascii_strdown(opts->sha256, -1);
-		gboolean hex = strlen(lower) == 64;
+		gboolean hex = strlen(lower) == 64; /* sha256 */
 
 		for (const char *p = lower; hex && *p != '\0'; p++)
 			hex = g_ascii_isxdigit(*p);
@@ -720,7 +722,7 @@ build_start_options(const FotactlOptions *opts, gboolean url, GError **error)
 		return NULL;
 	}
 	if (opts->cid != NULL) {
-		if (!parse_uint_option("--cid", opts->cid, 1, 16, FALSE, &value, error))
+		if (!parse_uint_option("--cid", opts->cid, 1, FOTA_CID_MAX, FALSE, &value, error))
 			return NULL;
 		g_variant_builder_add(&builder, "{sv}", "cid", g_variant_new_uint32(value));
 	}
