@@ -445,7 +445,7 @@ begin(JobManager *self, PendingStart *p)
 	g_autoptr(GError) error = NULL;
 
 	/* a modem seen before is rebooting: the job waits for it */
-	if (!modem_has_port(self->modem) && info == NULL) {
+	if (!modem_has_port(self->modem) && !modem_was_seen(self->modem)) {
 		g_autofree char *why = modem_describe_absence(self->modem);
 		g_set_error(&error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_NO_MODEM, "%s", why);
 		pending_reply(p, NULL, error);

@@ -1041,7 +1041,10 @@ on_urc(AtChannel *channel, const char *line, gpointer user_data)
 		} else {
 			settle_arm(self);
 		}
-	} else if (self->ready && g_str_equal(line, "RDY")) {
+	} else if (self->ready && g_str_equal(line, "RDY") &&
+	           self->config->port_kind == FOTAD_PORT_KIND_UART) {
+		/* On USB a reboot takes the tty away: an RDY on a port that
+		 * stayed is a late boot URC of the boot we already saw. */
 		modem_lost_under_us(self);
 	}
 	data_mode_on_urc(self, line);
@@ -1224,6 +1227,12 @@ gboolean
 modem_is_ready(FotaModem *self)
 {
 	return self->ready;
+}
+
+gboolean
+modem_was_seen(FotaModem *self)
+{
+	return self->opened_before;
 }
 
 gboolean
