@@ -691,6 +691,8 @@ modem_expect_reset(FotaModem *self, gint64 deadline_us)
 	g_message("Modem: a reset is due; sending nothing for up to %.1f s until the port goes "
 	          "away",
 	          left_ms / 1000.0);
+	/* the modem exists, and its next open follows a boot: settle first */
+	self->opened_before = TRUE;
 	g_clear_handle_id(&self->reset_id, g_source_remove);
 	self->reset_id = g_timeout_add((guint)MIN(left_ms, G_MAXUINT), reset_overdue, self);
 }
@@ -1082,17 +1084,17 @@ modem_attach(FotaModem *self, int fd, const char *path, const char *identity)
 	g_signal_connect(self->channel, "port-lost", G_CALLBACK(on_port_lost), self);
 	g_message("Modem: opened %s (%s flow control)", path,
 	          serial_flow_to_string(self->config->flow));
+	self->settle_end_us = g_get_monotonic_time() + self->config->timeouts.boot_settle_ms * 1000;
+	/* a reset is due: this port goes away soon; the next one has booted */
+	if (self->reset_id != 0)
+		return;
 	if (self->opened_before) {
 		settle_begin(self);
 		return;
 	}
 	/* At daemon start the modem has usually been up for long; but it may
-	 * still be counting an interrupted package's bytes, or be about to
-	 * reset. */
+	 * still be counting an interrupted package's bytes. */
 	self->opened_before = TRUE;
-	self->settle_end_us = g_get_monotonic_time() + self->config->timeouts.boot_settle_ms * 1000;
-	if (self->reset_id != 0)
-		return;
 	if (self->data_mode) {
 		data_mode_arm(self);
 		return;
