@@ -763,8 +763,10 @@ after_urc(FotaJob *self, const QindFota *qind, JobProgressChange change)
 	if (r->state != FOTA_STATE_DOWNLOADING)
 		return;
 	if (qind->kind == QIND_STAGE_FILEEND && self->step == STEP_STREAMING) {
-		/* The modem ended the transfer early: nothing more goes to it. */
-		g_message("Job %s: the modem ended the transfer before the last byte", r->id);
+		/* The modem has ended the transfer (early, or its FILEEND
+		 * overtook our last write's completion): nothing more goes to
+		 * it; the stream's outcome says which. */
+		g_message("Job %s: FILEEND from the modem: sending no more", r->id);
 		g_cancellable_cancel(self->stream_cancellable);
 		self->step = STEP_FOLLOW;
 	}
