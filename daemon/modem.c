@@ -42,6 +42,7 @@ struct _FotaModem {
 	PortLock *lock;   /* held while we follow the modem with that identity */
 	gboolean lock_warned;
 	gboolean opened_before; /* the first open at daemon start skips the settle wait */
+	gboolean port_unwanted; /* left to another program between jobs */
 	gboolean ready;
 	gboolean probing; /* the modem's own settle, probe and identification run */
 	ModemInfo *info;
@@ -813,8 +814,9 @@ modem_query_info(FotaModem *self, GCancellable *cancellable, GAsyncReadyCallback
 {
 	GTask *task = g_task_new(self, cancellable, callback, user_data);
 
-	/* A job holds the port: answer from what was read before it. */
-	if (self->holder != NULL && self->info != NULL) {
+	/* A job holds the port, or another program has it: answer from what
+	 * was read before. */
+	if ((self->holder != NULL || self->port_unwanted) && self->info != NULL) {
 		g_task_return_pointer(task, modem_info_copy(self->info),
 		                      (GDestroyNotify)modem_info_free);
 		g_object_unref(task);
@@ -1091,7 +1093,7 @@ modem_try_open(FotaModem *self)
 	guint max_attempts = MAX(1, self->config->timeouts.boot_settle_ms / OPEN_RETRY_MS);
 	int fd;
 
-	if (self->channel != NULL || path == NULL ||
+	if (self->channel != NULL || self->port_unwanted || path == NULL ||
 	    !hold_port_lock(self, path, identity ? identity : path))
 		return FALSE;
 	fd = serial_port_open(path, self->config->baud, self->config->flow, &error);
@@ -1161,6 +1163,40 @@ modem_start(FotaModem *self)
 		          self->config->port ? self->config->port : "");
 }
 
+void
+modem_set_port_wanted(FotaModem *self, gboolean wanted)
+{
+	if (self->port_unwanted == !wanted)
+		return;
+	self->port_unwanted = !wanted;
+	if (!wanted) {
+		clear_timers(self);
+		modem_drop_channel(self, "left to another program between jobs");
+		/* the modem did not reboot: the next open probes at once */
+		self->opened_before = FALSE;
+		fail_absent_waiters(self);
+		return;
+	}
+	g_message("Modem: using the port again");
+	self->open_attempts = 0;
+	if (self->finder != NULL)
+		modem_try_open(self);
+}
+
+gboolean
+modem_get_port_wanted(FotaModem *self)
+{
+	return !self->port_unwanted;
+}
+
+char *
+modem_locate_port(FotaModem *self, char **identity)
+{
+	if (identity != NULL)
+		*identity = NULL;
+	return self->finder != NULL ? modem_finder_lookup(self->finder, identity) : NULL;
+}
+
 const ModemInfo *
 modem_get_info(FotaModem *self)
 {
@@ -1182,6 +1218,8 @@ modem_has_port(FotaModem *self)
 char *
 modem_describe_absence(FotaModem *self)
 {
+	if (self->port_unwanted)
+		return g_strdup("the port is left to another program between jobs (ModemManager)");
 	if (self->open_error != NULL)
 		return g_strdup(self->open_error);
 	return g_strdup_printf("no modem port found%s%s", self->config->port ? ": " : "",
