@@ -26,7 +26,8 @@ struct _JobNeighbours {
 	JobLockMode lock_mode; /* the lock wanted now */
 	LogindInhibitor *lock; /* the one held */
 
-	gboolean mm_grace; /* ModemManager (re)appeared or got the modem back: its probe runs */
+	gboolean mm_manages; /* the last look found our modem among ModemManager's */
+	gboolean mm_grace;   /* ModemManager (re)appeared or got the modem back: its probe runs */
 	guint grace_id;
 
 	gboolean mm_absent_logged;
@@ -137,10 +138,11 @@ idle_found(GObject *source, GAsyncResult *result, gpointer user_data)
 		return;
 	if (error != NULL)
 		g_warning("%s", error->message);
-	if (found != NULL && modem_get_port_wanted(self->modem))
+	if (found != NULL && !self->mm_manages)
 		g_message("ModemManager manages the modem (%s): the port is left to it between "
 		          "jobs",
 		          found->object_path);
+	self->mm_manages = found != NULL;
 	modem_set_port_wanted(self->modem, found == NULL && !self->mm_grace);
 }
 

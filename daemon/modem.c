@@ -1148,6 +1148,17 @@ on_port_vanished(ModemFinder *finder, gpointer user_data)
 		self->vanish_id = g_timeout_add(VANISH_GRACE_MS, vanish_grace_over, self);
 }
 
+/* Opens the port when it is there and wanted; says so when it is not there. */
+static void
+open_or_wait(FotaModem *self)
+{
+	if (!modem_try_open(self) && !self->port_unwanted && self->open_retry_id == 0 &&
+	    self->open_error == NULL)
+		g_message("Modem: no port yet%s%s; waiting for it",
+		          self->config->port ? " at " : "",
+		          self->config->port ? self->config->port : "");
+}
+
 void
 modem_start(FotaModem *self)
 {
@@ -1157,10 +1168,7 @@ modem_start(FotaModem *self)
 	self->finder = modem_finder_new(&fc);
 	g_signal_connect(self->finder, "port-appeared", G_CALLBACK(on_port_appeared), self);
 	g_signal_connect(self->finder, "port-vanished", G_CALLBACK(on_port_vanished), self);
-	if (!modem_try_open(self) && self->open_retry_id == 0 && self->open_error == NULL)
-		g_message("Modem: no port yet%s%s; waiting for it",
-		          self->config->port ? " at " : "",
-		          self->config->port ? self->config->port : "");
+	open_or_wait(self);
 }
 
 void
@@ -1177,10 +1185,10 @@ modem_set_port_wanted(FotaModem *self, gboolean wanted)
 		fail_absent_waiters(self);
 		return;
 	}
-	g_message("Modem: using the port again");
+	g_debug("Modem: the port may be used again");
 	self->open_attempts = 0;
 	if (self->finder != NULL)
-		modem_try_open(self);
+		open_or_wait(self);
 }
 
 gboolean

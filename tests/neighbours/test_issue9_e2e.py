@@ -168,6 +168,8 @@ class NeighbourE2E(mmharness.NeighboursTestCase):
         self.restart_daemon()
         wait_until(lambda: self.daemon_inhibits(True, restart), 15, 'the re-inhibition')
         inhibited = self.daemon_inhibits(True, restart)[0]
+        wait_until(lambda: [i for i in self.inhibitors() if i[1] == FOTA_WHO], 10,
+                   'the logind lock taken again for the resumed job')
         final = self.daemon.wait_final(120)
         renum.check()
         watch.stop()
@@ -177,6 +179,8 @@ class NeighbourE2E(mmharness.NeighboursTestCase):
         self.assertEqual(watch.both_held(), [])
         self.assertIn(final['state'], fotatest.FINAL_STATES)
         self.assertTrue(self.daemon_inhibits(False, inhibited), 'never released')
+        # the value from before the first start, kept in the job record
+        self.assertEqual(self.testbed.power_control_now(), 'auto', 'power/control not restored')
         self.mm.wait_modem(60)
 
     def test_modemmanager_starting_after_the_daemon_gets_the_modem(self):
