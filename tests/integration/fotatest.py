@@ -369,6 +369,9 @@ def write_config(path, port, state_dir, boot_id_file, timeouts=None, modem=None)
         f.write('\n[timeouts]\n')
         f.writelines(f'{k}={v}\n' for k, v in t.items())
         f.write(f'\n[daemon]\nstate-dir={state_dir}\nboot-id-file={boot_id_file}\n')
+        # the port lock of this test's daemons only: other test runs on the
+        # machine follow the same (simulated) USB identity
+        f.write(f'lock-dir={os.path.dirname(os.path.abspath(state_dir))}\n')
 
 
 class Daemon:
