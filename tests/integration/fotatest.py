@@ -357,7 +357,7 @@ def make_package(tmpdir, frm, to, size=65536, corrupt=False, model=None, name=No
 
 # ------------------------------------------------------------------- daemon
 
-def write_config(path, port, state_dir, boot_id_file, timeouts=None, modem=None):
+def write_config(path, port, state_dir, boot_id_file, timeouts=None, modem=None, lock_dir=None):
     t = dict(DEFAULT_TIMEOUTS)
     t.update(timeouts or {})
     m = {'port': port, 'flow-control': 'hardware'}
@@ -371,7 +371,8 @@ def write_config(path, port, state_dir, boot_id_file, timeouts=None, modem=None)
         f.write(f'\n[daemon]\nstate-dir={state_dir}\nboot-id-file={boot_id_file}\n')
         # the port lock of this test's daemons only: other test runs on the
         # machine follow the same (simulated) USB identity
-        f.write(f'lock-dir={os.path.dirname(os.path.abspath(state_dir))}\n')
+        if lock_dir is not None:
+            f.write(f'lock-dir={lock_dir}\n')
 
 
 class Daemon:
@@ -597,7 +598,7 @@ class FotaTestCase(unittest.TestCase):
             self.daemon.stop()
         write_config(self.config_path, self.port, self.state_dir, self.boot_id_file,
                      timeouts if timeouts is not None else self.timeouts,
-                     modem if modem is not None else self.modem_config)
+                     modem if modem is not None else self.modem_config, lock_dir=self.tmpdir)
         self.daemon = Daemon(self, verbose=verbose, program=program)
         self.addCleanup(self.daemon.stop)
         return self.daemon
