@@ -272,6 +272,10 @@ class Simulator:
         self.log = os.path.join(tmpdir, 'sim.log')
         self.ready = os.path.join(tmpdir, 'sim.ready')
         self.stderr_path = os.path.join(tmpdir, 'sim.stderr')
+        # a simulator started before in this directory left its ready file:
+        # it must not stand for this one's link
+        if os.path.exists(self.ready):
+            os.unlink(self.ready)
         argv = [self.sim, '--link', self.link, '--log', self.log, '--ready-file', self.ready,
                 '--model', model, '--revision', revision] + DEFAULT_SIM_FLAGS + list(flags)
         with open(self.stderr_path, 'wb') as err:
