@@ -15,6 +15,8 @@
 
 #include "fota-dbus-error.h"
 #include "fota-generated.h"
+#include "fotactl-interrupt.h"
+#include "fota-limits.h"
 #include "fotactl-output.h"
 
 #define FOTA_BUS_NAME    "org.quectel.Fota1"
@@ -246,47 +248,58 @@ on_bus_closed(GDBusConnection *bus, gboolean remote_peer_vanished, GError *error
 	                 error != NULL ? error->message : ""));
 }
 
+static void
+on_async_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+	GAsyncResult **result = data;
+
+	*result = g_object_ref(res);
+}
+
+/* Runs the main context until an operation started with on_async_done
+ * and @result ends: Ctrl-C cancels app->cancellable, which ends it. */
+static void
+wait_async(GAsyncResult **result)
+{
+	while (*result == NULL)
+		g_main_context_iteration(NULL, TRUE);
+}
+
+/* Connecting may wait for the bus to start the daemon: asynchronous, so
+ * that Ctrl-C is heard meanwhile. */
 static int
 connect_daemon(Fotactl *app)
 {
 	g_autoptr(GError) error = NULL;
+	g_autoptr(GAsyncResult) bus_result = NULL;
+	g_autoptr(GAsyncResult) proxy_result = NULL;
 
 	/* Registers the org.quectel.Fota1.Error.* names before any reply. */
 	(void)fota_dbus_error_quark();
 
-	app->bus = g_bus_get_sync(app->opts.session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM,
-	                          app->cancellable, &error);
-	if (app->bus == NULL)
+	g_bus_get(app->opts.session ? G_BUS_TYPE_SESSION : G_BUS_TYPE_SYSTEM, app->cancellable,
+	          on_async_done, &bus_result);
+	wait_async(&bus_result);
+	app->bus = g_bus_get_finish(bus_result, &error);
+	if (app->bus == NULL && !g_cancellable_is_cancelled(app->cancellable))
 		return fail(app, EXIT_UNREACHABLE, CLIENT_ERROR_UNREACHABLE,
 		            "cannot connect to the %s bus: %s",
 		            app->opts.session ? "session" : "system", error->message);
+	if (app->bus == NULL)
+		return fail_gerror(app, error);
 	/* The default would kill us with SIGTERM when the bus goes away; we
 	 * want to say why and exit with our own code. */
 	g_dbus_connection_set_exit_on_close(app->bus, FALSE);
 	g_signal_connect(app->bus, "closed", G_CALLBACK(on_bus_closed), app);
 
 	/* Without DO_NOT_AUTO_START the bus activates the daemon if needed. */
-	app->proxy = fota_fota1_proxy_new_sync(app->bus, G_DBUS_PROXY_FLAGS_NONE, FOTA_BUS_NAME,
-	                                       FOTA_OBJECT_PATH, app->cancellable, &error);
+	fota_fota1_proxy_new(app->bus, G_DBUS_PROXY_FLAGS_NONE, FOTA_BUS_NAME, FOTA_OBJECT_PATH,
+	                     app->cancellable, on_async_done, &proxy_result);
+	wait_async(&proxy_result);
+	app->proxy = fota_fota1_proxy_new_finish(proxy_result, &error);
 	if (app->proxy == NULL)
 		return fail_gerror(app, error);
 	return EXIT_OK;
-}
-
-typedef struct {
-	gboolean done;
-	GVariant *reply;
-	GError *error;
-} CallState;
-
-static void
-on_call_done(GObject *source, GAsyncResult *res, gpointer data)
-{
-	CallState *state = data;
-
-	state->reply = g_dbus_proxy_call_with_unix_fd_list_finish(G_DBUS_PROXY(source), NULL, res,
-	                                                          &state->error);
-	state->done = TRUE;
 }
 
 /* A method call that Ctrl-C can interrupt: the main context keeps running,
@@ -295,16 +308,14 @@ static GVariant *
 call_method(Fotactl *app, const char *method, GVariant *params, GUnixFDList *fds, int timeout_ms,
             GError **error)
 {
-	CallState state = {0};
+	g_autoptr(GAsyncResult) result = NULL;
 
 	g_dbus_proxy_call_with_unix_fd_list(G_DBUS_PROXY(app->proxy), method, params,
 	                                    G_DBUS_CALL_FLAGS_NONE, timeout_ms, fds,
-	                                    app->cancellable, on_call_done, &state);
-	while (!state.done)
-		g_main_context_iteration(NULL, TRUE);
-	if (state.error != NULL)
-		g_propagate_error(error, state.error);
-	return state.reply;
+	                                    app->cancellable, on_async_done, &result);
+	wait_async(&result);
+	return g_dbus_proxy_call_with_unix_fd_list_finish(G_DBUS_PROXY(app->proxy), NULL, result,
+	                                                  error);
 }
 
 /* ---- following a job (wait, install) ---- */
@@ -490,8 +501,6 @@ on_sigint(gpointer data)
 	/* Ends a pending call too; fail_gerror() then says what that means. */
 	g_cancellable_cancel(app->cancellable);
 	finish(app, app->monitor ? EXIT_OK : EXIT_INTERRUPTED);
-	/* Removing the source restores the default action: a second Ctrl-C
-	 * kills fotactl at once. */
 	return G_SOURCE_REMOVE;
 }
 
@@ -621,11 +630,12 @@ parse_uint_option(const char *option, const char *text, guint min, guint max,
 	guint64 value;
 
 	if (!g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT32, &value, NULL) ||
-	    (allow_zero_or_5_100 ? (value != 0 && (value < 5 || value > 100))
+	    (allow_zero_or_5_100 ? !fota_urc_count_is_valid(value)
 	                         : (value < min || value > max))) {
 		if (allow_zero_or_5_100)
 			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-			            "%s must be 0 or 5..100, got '%s'", option, text);
+			            "%s must be 0 or %d..%d, got '%s'", option, FOTA_URC_MIN,
+			            FOTA_URC_MAX, text);
 		else
 			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 			            "%s must be %u%s%u, got '%s'", option, min,
@@ -688,7 +698,7 @@ build_start_options(const FotactlOptions *opts, gboolean url, GError **error)
 	}
 	if (opts->sha256 != NULL) {
 		g_autofree char *lower = g_ascii_strdown(opts->sha256, -1);
-		gboolean hex = strlen(lower) == 64;
+		gboolean hex = strlen(lower) == 64; /* sha256 */
 
 		for (const char *p = lower; hex && *p != '\0'; p++)
 			hex = g_ascii_isxdigit(*p);
@@ -712,7 +722,7 @@ build_start_options(const FotactlOptions *opts, gboolean url, GError **error)
 		return NULL;
 	}
 	if (opts->cid != NULL) {
-		if (!parse_uint_option("--cid", opts->cid, 1, 16, FALSE, &value, error))
+		if (!parse_uint_option("--cid", opts->cid, 1, FOTA_CID_MAX, FALSE, &value, error))
 			return NULL;
 		g_variant_builder_add(&builder, "{sv}", "cid", g_variant_new_uint32(value));
 	}
@@ -721,34 +731,76 @@ build_start_options(const FotactlOptions *opts, gboolean url, GError **error)
 	return g_variant_builder_end(&builder);
 }
 
+static const char *
+file_type_name(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "something else";
+}
+
 /* Opens the package for StartFile: the daemon never opens client paths, so
- * it can only read what the caller could. */
+ * it can only read what the caller could. Non-blocking, so that a FIFO or
+ * a device cannot hold fotactl in open(); only a regular file is a
+ * package (its size is the length the modem is told). */
+/* Sets @error from errno for @what ("open", ...) and closes @fd. */
+static int
+package_errno(GError **error, const char *what, const char *shown, int fd)
+{
+	int saved_errno = errno;
+
+	g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved_errno), "cannot %s '%s': %s",
+	            what, shown, g_strerror(saved_errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int
+open_package_fd(const char *path, const char *shown, GError **error)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return package_errno(error, "open", shown, fd);
+	if (fstat(fd, &st) < 0)
+		return package_errno(error, "examine", shown, fd);
+	if (!S_ISREG(st.st_mode)) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+		            "'%s' is %s, not a regular file: install FILE needs one", shown,
+		            file_type_name(st.st_mode));
+		close(fd);
+		return -1;
+	}
+	/* The daemon reads from this file description: give it plain
+	 * blocking reads. */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		return package_errno(error, "use", shown, fd);
+	return fd;
+}
+
 static GUnixFDList *
 open_package(const char *path, GError **error)
 {
 	g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	int saved_errno = errno;
+	/* File names are bytes; messages are UTF-8 (U+FFFD for the rest). */
+	g_autofree char *shown = g_filename_display_name(path);
+	int fd = open_package_fd(path, shown, error);
+	gboolean ok;
 
-	if (fd < 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved_errno),
-		            "cannot open '%s': %s", path, g_strerror(saved_errno));
+	if (fd < 0)
 		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "'%s' is not a regular file",
-		            path);
-		close(fd);
-		return NULL;
-	}
 	/* The list holds a duplicate; ours is closed either way. */
-	if (g_unix_fd_list_append(fds, fd, error) < 0) {
-		close(fd);
-		return NULL;
-	}
+	ok = g_unix_fd_list_append(fds, fd, error) >= 0;
 	close(fd);
-	return g_steal_pointer(&fds);
+	return ok ? g_steal_pointer(&fds) : NULL;
 }
 
 /* --skip-if-current: TRUE when the modem already runs the expected
@@ -788,6 +840,9 @@ verb_install(Fotactl *app)
 	g_autofree char *job_id = NULL;
 	int rc;
 
+	/* A D-Bus string: a URL must be UTF-8 (the daemon wants ASCII). */
+	if (url && !g_utf8_validate(source, -1, NULL))
+		return fail(app, EXIT_USAGE, CLIENT_ERROR_USAGE, "the URL is not valid UTF-8");
 	options = build_start_options(&app->opts, url, &error);
 	if (options == NULL)
 		return fail(app, EXIT_USAGE, CLIENT_ERROR_USAGE, "%s", error->message);
@@ -893,7 +948,8 @@ parse_command_line(Fotactl *app, int argc, char **argv, const Verb **verb)
 	        {"no-wait", 0, 0, G_OPTION_ARG_NONE, &o->no_wait,
 	         "install: return once the job has started", NULL},
 	        {"version", 0, 0, G_OPTION_ARG_NONE, &o->version, "Print the version", NULL},
-	        {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->args, NULL, NULL},
+	        /* File names are bytes, whatever the locale: never converted. */
+	        {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->args, NULL, NULL},
 	        G_OPTION_ENTRY_NULL,
 	};
 	g_autoptr(GOptionContext) context =
@@ -968,8 +1024,9 @@ main(int argc, char **argv)
 
 	rc = parse_command_line(&app, argc, argv, &verb);
 	if (rc == EXIT_OK && verb != NULL) {
-		/* Ctrl-C ends the waiting, never the upgrade. */
-		app.sigint_source = g_unix_signal_add(SIGINT, on_sigint, &app);
+		/* Ctrl-C ends the waiting, never the upgrade; a second one
+		 * ends fotactl wherever it waits. */
+		app.sigint_source = fotactl_interrupt_install(on_sigint, &app);
 		rc = verb->func(&app);
 	}
 	fotactl_clear(&app);

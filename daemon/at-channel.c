@@ -813,8 +813,8 @@ worker_check_whole(StreamWorker *w, GChecksum *sum)
 
 	if (w->expected_sha256 != NULL && strcmp(sha256, w->expected_sha256) != 0) {
 		g_set_error(&w->error, AT_ERROR, AT_ERROR_PACKAGE_CHANGED,
-		            "package changed while it was being sent: sha256 %s, expected %s",
-		            sha256, w->expected_sha256);
+		            "the bytes read have sha256 %s, expected %s", sha256,
+		            w->expected_sha256);
 		return FALSE;
 	}
 	if (w->expected_sha256 == NULL && fstat(w->src_fd, &st) < 0) {

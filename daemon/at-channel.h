@@ -84,8 +84,8 @@ typedef void (*AtStreamProgressFunc)(guint64 sent, guint64 total, gpointer user_
  *
  * The package changing while it is sent fails with AT_ERROR_PACKAGE_CHANGED
  * and the last byte is never sent: with @expected_sha256, when the sha256
- * of all bytes read differs at the end ("package changed while it was
- * being sent: sha256 <hex>, expected <hex>"); without it, when pread()
+ * of all bytes read differs at the end ("the bytes read have sha256
+ * <hex>, expected <hex>"); without it, when pread()
  * ends early ("package ended after N of M bytes") or fstat() gives a size
  * other than @length before the last chunk ("package size changed from M
  * to N bytes"): without a hash the file must be exactly @length bytes.

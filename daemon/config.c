@@ -316,7 +316,8 @@ apply_key(FotadConfig *config, GKeyFile *kf, const char *group, const char *key,
 		return TRUE;
 	}
 	value = g_key_file_get_string(kf, group, key, &local);
-	if (value == NULL) {
+	/* GLib 2.74 returns a value and an error for a bad escape ("a\e") */
+	if (value == NULL || local != NULL) {
 		g_set_error(error, FOTAD_CONFIG_ERROR, FOTAD_CONFIG_ERROR_VALUE, "[%s] %s: %s",
 		            group, key, local->message);
 		return FALSE;

@@ -95,6 +95,7 @@ static void job_fail(FotaJob *self, FotaDBusError code, gint modem_code, const c
 static void job_after_change(FotaJob *self, FotaState old_state, JobProgressChange change);
 static void send_next(FotaJob *self);
 static void verify(FotaJob *self);
+static void identify_then_prepare(FotaJob *self);
 
 static double
 secs(guint ms)
@@ -161,6 +162,8 @@ remaining_ms(guint total_ms, gint64 since_us)
 static void
 job_save(FotaJob *self)
 {
+	if (self->save == NULL)
+		return; /* shut down: the record stays as last saved */
 	self->save(self->record, self->save_data);
 	self->saved_us = g_get_monotonic_time();
 	self->saved_percent = self->record->percent;
@@ -259,6 +262,19 @@ job_enter(FotaJob *self, FotaState state)
 }
 
 /* ---- the waits of each state ---- */
+
+/* The longest the port may rightly be away or busy before a job can use
+ * it: a reboot, its boot settle, and the modem leaving FILE data mode. */
+static void
+arm_port_wait(FotaJob *self)
+{
+	const FotadTimeouts *t = &self->config->timeouts;
+
+	timer_arm(&self->wait,
+	          (gint64)t->reboot_ms + t->boot_settle_ms +
+	                  (gint64)t->file_idle_ms * MODEM_DATA_MODE_CHECKS,
+	          FOTA_DBUS_ERROR_NO_MODEM, "the modem's port did not become usable in time");
+}
 
 static void
 arm_reboot_wait(FotaJob *self)
@@ -463,9 +479,32 @@ static const PrepareCommandFunc prepare_table[] = {
         pdp_activate_command,
 };
 
+/* The port went away before AT+QFOTADL (@error says so, or NULL: "lost"):
+ * nothing that changes the modem was sent, so preparing starts over once it
+ * is back (a modem that rebooted after its last job, say). */
+static gboolean
+preparing_interrupted(FotaJob *self, const GError *error)
+{
+	if (error != NULL && !g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST) &&
+	    !g_error_matches(error, AT_ERROR, AT_ERROR_CLOSED) &&
+	    !g_error_matches(error, MODEM_ERROR, MODEM_ERROR_ABSENT))
+		return FALSE;
+	if (self->step == STEP_WAIT_PORT)
+		return TRUE;
+	g_message("Job %s: the modem's port went away while preparing; preparing again once it "
+	          "is back",
+	          self->record->id);
+	self->step = STEP_WAIT_PORT;
+	self->prepare_index = 0;
+	arm_port_wait(self);
+	return TRUE;
+}
+
 static void
 prepare_reply(FotaJob *self, const char *command, AtResponse *response, GError *error)
 {
+	if (self->step == STEP_WAIT_PORT || (error != NULL && preparing_interrupted(self, error)))
+		return;
 	if (error != NULL) {
 		fail_command(self, command, error);
 		return;
@@ -509,7 +548,7 @@ identified(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(ModemInfo) info = modem_identify_finish(FOTA_MODEM(source), result, &error);
 	g_autofree char *message = NULL;
 
-	if (self->finished)
+	if (self->finished || (info == NULL && preparing_interrupted(self, error)))
 		return;
 	if (info == NULL) {
 		message = g_strdup_printf("cannot identify the modem before the upgrade: %s",
@@ -537,6 +576,14 @@ identified(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+identify_then_prepare(FotaJob *self)
+{
+	timer_stop(&self->wait);
+	self->step = STEP_IDENTIFY;
+	modem_identify(self->modem, self, self->cancellable, identified, g_object_ref(self));
+}
+
+static void
 port_acquired(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(FotaJob) self = user_data;
@@ -554,9 +601,7 @@ port_acquired(GObject *source, GAsyncResult *result, gpointer user_data)
 		modem_release(self->modem, self);
 		return;
 	}
-	timer_stop(&self->wait);
-	self->step = STEP_IDENTIFY;
-	modem_identify(self->modem, self, self->cancellable, identified, g_object_ref(self));
+	identify_then_prepare(self);
 }
 
 /* ---- downloading ---- */
@@ -718,8 +763,10 @@ after_urc(FotaJob *self, const QindFota *qind, JobProgressChange change)
 	if (r->state != FOTA_STATE_DOWNLOADING)
 		return;
 	if (qind->kind == QIND_STAGE_FILEEND && self->step == STEP_STREAMING) {
-		/* The modem ended the transfer early: nothing more goes to it. */
-		g_message("Job %s: the modem ended the transfer before the last byte", r->id);
+		/* The modem has ended the transfer (early, or its FILEEND
+		 * overtook our last write's completion): nothing more goes to
+		 * it; the stream's outcome says which. */
+		g_message("Job %s: FILEEND from the modem: sending no more", r->id);
 		g_cancellable_cancel(self->stream_cancellable);
 		self->step = STEP_FOLLOW;
 	}
@@ -846,6 +893,13 @@ on_return(FotaJob *self)
 static void
 on_ready(FotaJob *self)
 {
+	if (self->step == STEP_WAIT_PORT) {
+		/* back after going away while preparing; a job still waiting
+		 * for its lease goes on from port_acquired() */
+		if (modem_holds(self->modem, self))
+			identify_then_prepare(self);
+		return;
+	}
 	switch (self->record->state) {
 	case FOTA_STATE_UPDATING:
 		/* Mode 1 updates with the port up: a return without a loss only
@@ -889,8 +943,11 @@ on_lost(FotaJob *self)
 
 	switch (r->state) {
 	case FOTA_STATE_PREPARING:
-		if (self->step == STEP_WAIT_PORT)
-			return; /* waiting for it anyway */
+		if (self->step == STEP_WAIT_PORT || self->step == STEP_IDENTIFY ||
+		    self->step == STEP_PREPARE) {
+			preparing_interrupted(self, NULL);
+			return;
+		}
 		job_fail(self, FOTA_DBUS_ERROR_MODEM_ERROR, JOB_UNSET,
 		         "the modem port vanished while preparing");
 		break;
@@ -985,12 +1042,7 @@ fota_job_start(FotaJob *self)
 	job_announce(self, JOB_PROGRESS_STATE); /* preparing, as the record was written */
 	if (why != NULL)
 		g_message("Job %s: %s", self->record->id, why);
-	/* the longest the port may rightly be away or busy: a reboot, its boot
-	 * settle, and the modem leaving FILE data mode */
-	timer_arm(&self->wait,
-	          (gint64)self->config->timeouts.reboot_ms + self->config->timeouts.boot_settle_ms +
-	                  (gint64)self->config->timeouts.file_idle_ms * MODEM_DATA_MODE_CHECKS,
-	          FOTA_DBUS_ERROR_NO_MODEM, "the modem's port did not become usable in time");
+	arm_port_wait(self);
 	modem_acquire(self->modem, self, FALSE, self->cancellable, port_acquired,
 	              g_object_ref(self));
 }
@@ -1167,6 +1219,16 @@ cancel_download(FotaJob *self)
 		modem_command(self->modem, self, "AT+CFUN=1,1", NULL, reset_reply, NULL);
 	}
 	job_cancelled(self, "cancelled; the modem was reset (AT+CFUN=1,1) to abandon the download");
+}
+
+void
+fota_job_shutdown(FotaJob *self)
+{
+	self->save = NULL;
+	if (!self->finished) {
+		self->finished = TRUE;
+		job_cleanup(self);
+	}
 }
 
 const JobRecord *

@@ -44,5 +44,9 @@ gboolean fota_job_cancel(FotaJob *self, GError **error);
 const JobRecord *fota_job_get_record(FotaJob *self);
 gboolean fota_job_is_finished(FotaJob *self);
 
+/* The daemon stops: the job no longer talks to the modem or saves; its
+ * record stays as last saved, for the next start to resume. */
+void fota_job_shutdown(FotaJob *self);
+
 /* Saves the record now (on shutdown: percent saves are rate-limited). */
 void fota_job_persist(FotaJob *self);

@@ -493,7 +493,7 @@ begin(JobManager *self, PendingStart *p)
 	gboolean left = !modem_get_port_wanted(self->modem) && located != NULL;
 
 	/* a modem seen before is rebooting: the job waits for it */
-	if (!modem_has_port(self->modem) && info == NULL && !left) {
+	if (!modem_has_port(self->modem) && !modem_was_seen(self->modem) && !left) {
 		g_autofree char *why = modem_describe_absence(self->modem);
 		g_set_error(&error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_NO_MODEM, "%s", why);
 		pending_reply(p, NULL, error);
@@ -652,6 +652,7 @@ job_manager_dispose(GObject *object)
 
 	if (self->job != NULL) {
 		g_signal_handlers_disconnect_by_data(self->job, self);
+		fota_job_shutdown(self->job);
 		g_clear_object(&self->job);
 	}
 	if (self->pending != NULL)

@@ -43,6 +43,7 @@ struct _FotaModem {
 	gboolean lock_warned;
 	gboolean opened_before; /* the first open at daemon start skips the settle wait */
 	gboolean port_unwanted; /* left to another program between jobs */
+	gboolean left_idle;     /* closed for it, not by a reboot: the next open probes at once */
 	gboolean ready;
 	gboolean probing; /* the modem's own settle, probe and identification run */
 	ModemInfo *info;
@@ -342,9 +343,48 @@ identified_as(FotaModem *self, const ModemInfo *info)
 /* ---- the lease ---- */
 
 typedef struct {
+	FotaModem *modem;
 	gpointer owner;
 	gboolean fail_if_absent;
+	GSource *cancel_source;
 } Waiter;
+
+/* Out of the queue: the waiter's cancel watch goes, its task is answered. */
+static GTask *
+waiter_dequeued(GTask *task)
+{
+	Waiter *w = g_task_get_task_data(task);
+
+	if (w->cancel_source != NULL) {
+		g_source_destroy(w->cancel_source);
+		g_clear_pointer(&w->cancel_source, g_source_unref);
+	}
+	return task;
+}
+
+static void
+waiter_free(Waiter *w)
+{
+	if (w->cancel_source != NULL) {
+		g_source_destroy(w->cancel_source);
+		g_source_unref(w->cancel_source);
+	}
+	g_free(w);
+}
+
+/* A cancelled wait ends at once: the waiter's references go with it. */
+static gboolean
+waiter_cancelled(GCancellable *cancellable, gpointer user_data)
+{
+	GTask *task = user_data;
+	Waiter *w = g_task_get_task_data(task);
+
+	g_queue_remove(&w->modem->waiters, task);
+	waiter_dequeued(task);
+	g_task_return_error_if_cancelled(task);
+	g_object_unref(task);
+	return G_SOURCE_REMOVE;
+}
 
 static void
 fail_absent_waiters(FotaModem *self)
@@ -359,6 +399,7 @@ fail_absent_waiters(FotaModem *self)
 
 		if (w->fail_if_absent) {
 			g_queue_delete_link(&self->waiters, l);
+			waiter_dequeued(task);
 			g_task_return_new_error(task, MODEM_ERROR, MODEM_ERROR_ABSENT, "%s", why);
 			g_object_unref(task);
 		}
@@ -378,7 +419,7 @@ grant_next(FotaModem *self)
 		return;
 	}
 	while ((task = g_queue_pop_head(&self->waiters)) != NULL) {
-		Waiter *w = g_task_get_task_data(task);
+		Waiter *w = g_task_get_task_data(waiter_dequeued(task));
 
 		if (g_task_return_error_if_cancelled(task)) {
 			g_object_unref(task);
@@ -416,9 +457,16 @@ modem_acquire(FotaModem *self, gpointer owner, gboolean fail_if_absent, GCancell
 	Waiter *w = g_new0(Waiter, 1);
 
 	g_return_if_fail(owner != NULL && owner != self->holder);
+	w->modem = self;
 	w->owner = owner;
 	w->fail_if_absent = fail_if_absent;
-	g_task_set_task_data(task, w, g_free);
+	g_task_set_task_data(task, w, (GDestroyNotify)waiter_free);
+	if (cancellable != NULL) {
+		w->cancel_source = g_cancellable_source_new(cancellable);
+		g_source_set_callback(w->cancel_source, G_SOURCE_FUNC(waiter_cancelled), task,
+		                      NULL);
+		g_source_attach(w->cancel_source, NULL);
+	}
 	g_queue_push_tail(&self->waiters, task);
 	grant_next(self);
 }
@@ -497,6 +545,16 @@ modem_command_finish(FotaModem *self, GAsyncResult *result, GError **error)
 	return g_task_propagate_pointer(G_TASK(result), error);
 }
 
+/* A command that ended because its channel went away (or we dropped it):
+ * "lost" has said so already. */
+static gboolean
+channel_gone(const GError *error)
+{
+	return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+	       g_error_matches(error, AT_ERROR, AT_ERROR_CLOSED) ||
+	       g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST);
+}
+
 /* ---- data mode ---- */
 
 static void data_mode_check(FotaModem *self);
@@ -535,9 +593,7 @@ data_check_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 
 	response = at_channel_command_finish(AT_CHANNEL(source), result, &error);
-	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-	    g_error_matches(error, AT_ERROR, AT_ERROR_CLOSED) ||
-	    g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST) || !self->data_checking)
+	if (channel_gone(error) || !self->data_checking)
 		return;
 	self->data_checking = FALSE;
 	if (error == NULL) {
@@ -637,6 +693,8 @@ modem_expect_reset(FotaModem *self, gint64 deadline_us)
 	g_message("Modem: a reset is due; sending nothing for up to %.1f s until the port goes "
 	          "away",
 	          left_ms / 1000.0);
+	/* the modem exists, and its next open follows a boot: settle first */
+	self->opened_before = TRUE;
 	g_clear_handle_id(&self->reset_id, g_source_remove);
 	self->reset_id = g_timeout_add((guint)MIN(left_ms, G_MAXUINT), reset_overdue, self);
 }
@@ -905,9 +963,7 @@ probe_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 
 	response = at_channel_command_finish(AT_CHANNEL(source), result, &error);
-	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-	    g_error_matches(error, AT_ERROR, AT_ERROR_CLOSED) ||
-	    g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST))
+	if (channel_gone(error))
 		return;
 	if (error == NULL) {
 		identify(self, self->cancellable, identified, NULL);
@@ -990,7 +1046,10 @@ on_urc(AtChannel *channel, const char *line, gpointer user_data)
 		} else {
 			settle_arm(self);
 		}
-	} else if (self->ready && g_str_equal(line, "RDY")) {
+	} else if (self->ready && g_str_equal(line, "RDY") &&
+	           self->config->port_kind == FOTAD_PORT_KIND_UART) {
+		/* On USB a reboot takes the tty away: an RDY on a port that
+		 * stayed is a late boot URC of the boot we already saw. */
 		modem_lost_under_us(self);
 	}
 	data_mode_on_urc(self, line);
@@ -1028,17 +1087,19 @@ modem_attach(FotaModem *self, int fd, const char *path, const char *identity)
 	g_signal_connect(self->channel, "port-lost", G_CALLBACK(on_port_lost), self);
 	g_message("Modem: opened %s (%s flow control)", path,
 	          serial_flow_to_string(self->config->flow));
-	if (self->opened_before) {
+	self->settle_end_us = g_get_monotonic_time() + self->config->timeouts.boot_settle_ms * 1000;
+	/* a reset is due: this port goes away soon; the next one has booted */
+	if (self->reset_id != 0)
+		return;
+	if (self->opened_before && !self->left_idle) {
 		settle_begin(self);
 		return;
 	}
-	/* At daemon start the modem has usually been up for long; but it may
-	 * still be counting an interrupted package's bytes, or be about to
-	 * reset. */
+	self->left_idle = FALSE;
+	/* At daemon start, or back from ModemManager between jobs, the modem
+	 * has usually been up for long; but it may still be counting an
+	 * interrupted package's bytes. */
 	self->opened_before = TRUE;
-	self->settle_end_us = g_get_monotonic_time() + self->config->timeouts.boot_settle_ms * 1000;
-	if (self->reset_id != 0)
-		return;
 	if (self->data_mode) {
 		data_mode_arm(self);
 		return;
@@ -1181,7 +1242,7 @@ modem_set_port_wanted(FotaModem *self, gboolean wanted)
 		clear_timers(self);
 		modem_drop_channel(self, "left to another program between jobs");
 		/* the modem did not reboot: the next open probes at once */
-		self->opened_before = FALSE;
+		self->left_idle = TRUE;
 		fail_absent_waiters(self);
 		return;
 	}
@@ -1218,6 +1279,12 @@ modem_is_ready(FotaModem *self)
 }
 
 gboolean
+modem_was_seen(FotaModem *self)
+{
+	return self->opened_before;
+}
+
+gboolean
 modem_has_port(FotaModem *self)
 {
 	return self->channel != NULL;
@@ -1251,7 +1318,7 @@ modem_dispose(GObject *object)
 
 	clear_timers(self);
 	while ((task = g_queue_pop_head(&self->waiters)) != NULL) {
-		g_task_return_new_error(task, MODEM_ERROR, MODEM_ERROR_ABSENT,
+		g_task_return_new_error(waiter_dequeued(task), MODEM_ERROR, MODEM_ERROR_ABSENT,
 		                        "the daemon is shutting down");
 		g_object_unref(task);
 	}

@@ -77,6 +77,9 @@ const ModemInfo *modem_get_info(FotaModem *self);
 gboolean modem_is_ready(FotaModem *self);
 /* Whether a tty is open. */
 gboolean modem_has_port(FotaModem *self);
+/* Whether a tty was open at some time since the daemon started: a modem
+ * away now is rebooting, not missing. */
+gboolean modem_was_seen(FotaModem *self);
 /* Why the port is not open, for messages: "no modem port found", or the
  * last open error ("cannot open /dev/ttyUSB2: Device or resource busy"). */
 char *modem_describe_absence(FotaModem *self);

@@ -154,9 +154,12 @@ class EngineAgainstSim(unittest.TestCase):
         self.assertEqual(files[0]["length"], size)
         self.assertEqual(files[0]["received"], size)
         self.assertEqual(files[0]["sha256"], sha.hexdigest())
-        # Memory does not follow the package size.
+        # Memory does not follow the package size. Under ASan, its
+        # quarantine keeps freed buffers a while: a looser bound, still far
+        # below the 64 MiB a package-sized buffer would take.
         stats = dict(e for e in events if e[0] in ("rss-idle-kib", "hwm-kib"))
-        self.assertLess(int(stats["hwm-kib"]) - int(stats["rss-idle-kib"]), 1024)
+        bound = 16384 if os.environ.get("FOTA_SANITIZED") == "1" else 1024
+        self.assertLess(int(stats["hwm-kib"]) - int(stats["rss-idle-kib"]), bound)
 
 
 if __name__ == "__main__":

@@ -391,8 +391,9 @@ class Daemon:
                 '--config', tc.config_path] + (['--verbose'] if verbose else []) + list(extra_args)
         if tc.port is None:  # no port at all: the daemon discovers the modem with udev
             del argv[2:4]
-        env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.bus.address,
-                   G_DEBUG='fatal-criticals')
+        # keeps the sanitizer pass's gc-friendly
+        g_debug = ','.join(filter(None, [os.environ.get('G_DEBUG'), 'fatal-criticals']))
+        env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.bus.address, G_DEBUG=g_debug)
         env.pop('DBUS_SYSTEM_BUS_ADDRESS', None)
         env.update(getattr(tc, 'daemon_env', {}))  # e.g. a system-like bus for the neighbours
         self.signals = []   # (name, tuple) in arrival order

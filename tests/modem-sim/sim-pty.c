@@ -15,6 +15,10 @@
 #define MAX_QUEUED        (256 * 1024)
 #define DRAIN_DEADLINE_MS 1000
 #define READ_POLL_MS      5
+/* The kernel moves written bytes to the slave's queue from a work queue: an
+ * empty queue right after a write may still have bytes on their way. Empty
+ * this many polls in a row means read (and a modem takes this long anyway). */
+#define READ_POLL_EMPTY 10
 
 struct _SimPty {
 	const SimConfig *cfg;
@@ -33,6 +37,7 @@ struct _SimPty {
 	guint split_source; /* timer between --split-writes pieces */
 
 	gboolean reboot_pending; /* waiting for the output to drain */
+	guint empty_polls;       /* consecutive polls that found the slave's queue empty */
 	guint reboot_source;     /* drain deadline, gone period or boot URC delay */
 	guint read_poll_source;  /* waiting for the host to read the last output */
 	guint64 dropped;
@@ -347,6 +352,10 @@ on_read_poll(gpointer user_data)
 	int pending = 0;
 
 	if (ioctl(pty->slave, FIONREAD, &pending) == 0 && pending > 0)
+		pty->empty_polls = 0;
+	else
+		pty->empty_polls++;
+	if (pty->empty_polls < READ_POLL_EMPTY)
 		return G_SOURCE_CONTINUE;
 	pty->read_poll_source = 0;
 	finish_teardown(pty);
@@ -356,6 +365,7 @@ on_read_poll(gpointer user_data)
 static void
 teardown_when_read(SimPty *pty)
 {
+	pty->empty_polls = 0;
 	if (pty->read_poll_source == 0)
 		pty->read_poll_source = g_timeout_add(READ_POLL_MS, on_read_poll, pty);
 }

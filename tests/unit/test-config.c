@@ -171,6 +171,8 @@ test_bad_values(void **state)
 	        {"[timeouts]\nlate-reply-grace=x\n", "[timeouts] late-reply-grace"},
 	        {"[modem]\nbaud=12345\n", "[modem] baud must be a standard baud rate"},
 	        {"[modem]\nflow-control=maybe\n", "'hardware' or 'none', got 'maybe'"},
+	        /* GKeyFile returns a value and an error: the error wins */
+	        {"[modem]\nflow-control=non\\e\n", "[modem] flow-control: "},
 	        {"[modem]\nport-kind=pci\n", "'usb' or 'uart', got 'pci'"},
 	        {"[modem]\npaced-rate=0\n", "[modem] paced-rate"},
 	        {"[modem]\nusb-ids=2c7c-6026\n", "got '2c7c-6026'"},

@@ -28,7 +28,9 @@ typedef struct {
  * vanish   - the daemon exits in the middle of the download;
  * resumed  - starts with that job already failed (the daemon came back);
  * done     - starts with a succeeded job;
- * busy     - StartUrl/StartFile fail with Busy. */
+ * busy     - StartUrl/StartFile fail with Busy;
+ * chatty   - the download reports progress every millisecond, forever
+ *            (fills a pipe that nobody reads). */
 typedef struct {
 	char *scenario;
 	FotaFota1 *skeleton;
@@ -93,6 +95,10 @@ on_step(gpointer data)
 		return G_SOURCE_REMOVE;
 	if (fake->stall)
 		return G_SOURCE_CONTINUE;
+	if (g_str_equal(fake->scenario, "chatty") && fake->next_step == 3) {
+		set_state(fake, "downloading", (fake->percent + 1) % 100);
+		return G_SOURCE_CONTINUE;
+	}
 	if (g_str_equal(fake->scenario, "fail") && fake->next_step == 3) {
 		end_job(fake, "failed", "org.quectel.Fota1.Error.DownloadFailed", FAIL_MESSAGE);
 		return G_SOURCE_REMOVE;
@@ -129,7 +135,7 @@ start_job(Fake *fake, GDBusMethodInvocation *invocation, const char *source)
 	fota_fota1_set_job_id(fake->skeleton, JOB_ID);
 	/* Like the daemon: the job exists before the call returns. */
 	set_state(fake, "preparing", 0);
-	g_timeout_add(30, on_step, fake);
+	g_timeout_add(g_str_equal(fake->scenario, "chatty") ? 1 : 30, on_step, fake);
 	return TRUE;
 }
 

@@ -58,11 +58,12 @@ start_fake() {
 	done
 }
 
-# run WANT ARGS...: fotactl with the outputs in $tmp/out and $tmp/err.
+# run WANT ARGS...: fotactl with the outputs in $tmp/out and $tmp/err;
+# killed after 30 s (exit 137) so that a hang fails instead of blocking.
 run() {
 	want=$1
 	shift
-	"$fotactl" --session "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	timeout -s KILL 30 "$fotactl" --session "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
 	got=$?
 	if [ "$got" -ne "$want" ]; then
 		fail "fotactl $* exited $got, want $want"
@@ -189,6 +190,63 @@ wait "$waiter"
 rc=$?
 [ "$rc" -eq 0 ] || fail "monitor after SIGINT exited $rc, want 0"
 json_check '"properties" in [e["event"] for e in ev] and [e["result"] for e in ev if e["event"] == "finished"] == ["cancelled"]'
+
+# --- a FIFO is no package: refused at once, not a hang in open()
+start_fake succeed
+mkfifo "$tmp/pipe"
+run 2 --json install "$tmp/pipe" &&
+	json_check 'ev == [{"event": "error", "error": "org.quectel.fotactl.Error.File", "message": "\x27" + sys.argv[1].rsplit("/", 1)[0] + "/pipe\x27 is a FIFO, not a regular file: install FILE needs one"}]'
+
+# --- file names are bytes: not UTF-8, and not ASCII under LC_ALL=C
+odd="$tmp/pkg-$(printf '\377')-$(printf '\303\251').bin"
+head -c 4096 /dev/zero >"$odd"
+start_fake succeed
+LC_ALL=C run 0 --json install "$odd" &&
+	json_check 'ev[-1]["event"] == "finished" and ev[-1]["result"] == "succeeded"'
+LC_ALL=C run 0 install "$odd" && has "Upgrade succeeded"
+LC_ALL=C run 2 --json install "$odd.missing" &&
+	json_check 'ev[0]["error"] == "org.quectel.fotactl.Error.File" and ev[0]["message"].startswith("cannot open \x27") and "/pkg-\ufffd-\u00e9.bin.missing\x27: No such file" in ev[0]["message"]'
+
+export LC_ALL=C.UTF-8
+
+# --- a second Ctrl-C ends fotactl even where the first cannot be served:
+# blocked writing to a pipe that nobody reads.
+start_fake chatty
+"$fotactl" --session install http://h/p.bin --no-wait >/dev/null
+mkfifo "$tmp/full"
+exec 3<>"$tmp/full"
+"$fotactl" --session --json wait >"$tmp/full" 2>"$tmp/err" &
+waiter=$!
+# Blocked once the pipe is nearly full: 64 KiB less what does not fill a
+# page (bounded: 20 s).
+python3 - <<'PY' || fail "the pipe never filled"
+import array, fcntl, termios, time
+end = time.monotonic() + 20
+n = array.array("i", [0])
+while time.monotonic() < end:
+    fcntl.ioctl(3, termios.FIONREAD, n)
+    if n[0] >= 60000:
+        break
+    time.sleep(0.05)
+else:
+    raise SystemExit(1)
+PY
+kill -INT "$waiter"
+sleep 0.2
+kill -INT "$waiter"
+i=0
+while kill -0 "$waiter" 2>/dev/null && [ $i -lt 100 ]; do
+	i=$((i + 1))
+	sleep 0.05
+done
+if kill -0 "$waiter" 2>/dev/null; then
+	fail "fotactl still runs 5 s after a second Ctrl-C"
+	kill -KILL "$waiter"
+fi
+wait "$waiter"
+rc=$?
+exec 3>&-
+[ "$rc" -eq 130 ] || fail "wait after two SIGINTs exited $rc, want 130"
 
 if [ "$failures" -ne 0 ]; then
 	echo "$failures failure(s)"
