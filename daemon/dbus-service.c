@@ -11,20 +11,25 @@
 struct _FotaService {
 	JobManager *manager;
 	FotaModem *modem;
+	JobNeighbours *neighbours;
 	FotaFota1 *skeleton;
 };
 
 /* ---- mirroring ---- */
 
 static void
-update_modem_properties(FotaService *self)
+set_modem_properties(FotaService *self, const ModemInfo *info)
 {
-	const ModemInfo *info = modem_get_info(self->modem);
-
 	if (info == NULL)
 		return;
 	fota_fota1_set_modem_model(self->skeleton, info->model);
 	fota_fota1_set_modem_revision(self->skeleton, info->revision);
+}
+
+static void
+update_modem_properties(FotaService *self)
+{
+	set_modem_properties(self, modem_get_info(self->modem));
 }
 
 static void
@@ -237,7 +242,9 @@ info_to_variant(const ModemInfo *info)
 	g_variant_builder_add(&b, "{sv}", "flow-control", S(serial_flow_to_string(info->flow)));
 	g_variant_builder_add(&b, "{sv}", "upgrade-kind",
 	                      S(fota_upgrade_kind_to_string(info->kind)));
-	g_variant_builder_add(&b, "{sv}", "qfotadl-ranges", S(info->qfotadl_ranges));
+	/* unknown while ModemManager has the port and no job read it */
+	if (info->qfotadl_ranges != NULL)
+		g_variant_builder_add(&b, "{sv}", "qfotadl-ranges", S(info->qfotadl_ranges));
 #undef S
 	return g_variant_builder_end(&b);
 }
@@ -259,10 +266,11 @@ modem_info_done(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	Call *call = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(ModemInfo) info = modem_query_info_finish(FOTA_MODEM(source), result, &error);
+	g_autoptr(ModemInfo) info =
+	        job_neighbours_query_info_finish(JOB_NEIGHBOURS(source), result, &error);
 
 	if (info != NULL) {
-		update_modem_properties(call->service);
+		set_modem_properties(call->service, info);
 		fota_fota1_complete_get_modem_info(call->service->skeleton, call->invocation,
 		                                   info_to_variant(info));
 	} else {
@@ -281,7 +289,8 @@ handle_get_modem_info(FotaFota1 *object, GDBusMethodInvocation *invocation, gpoi
 {
 	FotaService *self = user_data;
 
-	modem_query_info(self->modem, NULL, modem_info_done, call_new(self, invocation));
+	job_neighbours_query_info(self->neighbours, NULL, modem_info_done,
+	                          call_new(self, invocation));
 	return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -306,12 +315,13 @@ fota_service_export(FotaService *self, GDBusConnection *connection, GError **err
 }
 
 FotaService *
-fota_service_new(JobManager *manager, FotaModem *modem)
+fota_service_new(JobManager *manager, FotaModem *modem, JobNeighbours *neighbours)
 {
 	FotaService *self = g_new0(FotaService, 1);
 
 	self->manager = g_object_ref(manager);
 	self->modem = g_object_ref(modem);
+	self->neighbours = g_object_ref(neighbours);
 	self->skeleton = fota_fota1_skeleton_new();
 	fota_fota1_set_state(self->skeleton, "idle");
 	fota_fota1_set_job_id(self->skeleton, "");
@@ -340,6 +350,7 @@ fota_service_free(FotaService *self)
 		g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(self->skeleton));
 	g_clear_object(&self->skeleton);
 	g_clear_object(&self->modem);
+	g_clear_object(&self->neighbours);
 	g_clear_object(&self->manager);
 	g_free(self);
 }

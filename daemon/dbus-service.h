@@ -15,7 +15,7 @@
 
 typedef struct _FotaService FotaService;
 
-FotaService *fota_service_new(JobManager *manager, FotaModem *modem);
+FotaService *fota_service_new(JobManager *manager, FotaModem *modem, JobNeighbours *neighbours);
 void fota_service_free(FotaService *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FotaService, fota_service_free)
 

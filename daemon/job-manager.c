@@ -40,6 +40,7 @@ struct _JobManager {
 	const FotadConfig *config;
 	FotaModem *modem;
 	JobStore *store;
+	JobNeighbours *neighbours;
 	char *boot_id;
 
 	FotaJob *job;          /* the running job, NULL when none */
@@ -97,10 +98,14 @@ save_record(JobManager *self, const JobRecord *record)
 	return FALSE;
 }
 
+/* Every important change of a running job passes here first. */
 static gboolean
 job_save(const JobRecord *record, gpointer user_data)
 {
-	return save_record(user_data, record);
+	JobManager *self = user_data;
+
+	job_neighbours_changed(self->neighbours, record);
+	return save_record(self, record);
 }
 
 const char *
@@ -134,15 +139,23 @@ on_job_finished(FotaJob *job, gpointer user_data)
 	self->last = job_record_copy(fota_job_get_record(job));
 	g_signal_handlers_disconnect_by_data(job, self);
 	g_clear_object(&self->job);
+	job_neighbours_final(self->neighbours, self->last);
 	g_signal_emit(self, signals[SIGNAL_FINISHED], 0);
+}
+
+/* The last job ended, but its "finished" is still on its way: deliver it
+ * before the next job begins, so that its end never undoes the next one's
+ * beginning. */
+static void
+flush_finished(JobManager *self)
+{
+	if (self->job != NULL && fota_job_is_finished(self->job))
+		on_job_finished(self->job, self);
 }
 
 static void
 run_job(JobManager *self, FotaJob *job)
 {
-	/* the last one ended, but its "finished" is still on its way */
-	if (self->job != NULL)
-		on_job_finished(self->job, self);
 	job_record_free(g_steal_pointer(&self->last));
 	self->job = job;
 	g_signal_connect(job, "progress", G_CALLBACK(on_job_progress), self);
@@ -305,7 +318,10 @@ start_job(JobManager *self, PendingStart *p)
 	FotaJob *job;
 
 	if (!job_store_save(self->store, p->record, &error)) {
-		g_autoptr(GError) refusal = g_error_new(
+		g_autoptr(GError) refusal = NULL;
+
+		job_neighbours_abandon(self->neighbours, p->record);
+		refusal = g_error_new(
 		        FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_STORAGE_ERROR,
 		        "cannot write the job record, so the job was not started and the "
 		        "modem was not touched: %s",
@@ -314,6 +330,7 @@ start_job(JobManager *self, PendingStart *p)
 		return;
 	}
 	g_message("Starting job %s: %s", id, p->record->source);
+	job_neighbours_started(self->neighbours, p->record, FALSE);
 	job = fota_job_new(g_steal_pointer(&p->record), p->fd, self->modem, self->config, job_save,
 	                   self);
 	p->fd = -1;
@@ -353,7 +370,7 @@ hash_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellab
 }
 
 static void
-pending_done(JobManager *self, PendingStart *p, const GError *error)
+pending_end(JobManager *self, PendingStart *p, const GError *error)
 {
 	self->pending = NULL;
 	if (error != NULL)
@@ -361,6 +378,34 @@ pending_done(JobManager *self, PendingStart *p, const GError *error)
 	else
 		start_job(self, p);
 	pending_free(p);
+}
+
+static void
+neighbours_ready(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	PendingStart *p = user_data;
+	g_autoptr(GError) error = NULL;
+
+	job_neighbours_begin_finish(JOB_NEIGHBOURS(source), result);
+	if (g_cancellable_set_error_if_cancelled(p->cancellable, &error)) {
+		job_neighbours_abandon(p->manager->neighbours, p->record);
+		g_clear_error(&error);
+		g_set_error(&error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_CANCELLED,
+		            "cancelled before the job began");
+	}
+	pending_end(p->manager, p, error);
+}
+
+/* Checked: the neighbours let go of the modem before the job's first byte. */
+static void
+pending_done(JobManager *self, PendingStart *p, const GError *error)
+{
+	if (error != NULL) {
+		pending_end(self, p, error);
+		return;
+	}
+	flush_finished(self);
+	job_neighbours_begin(self->neighbours, p->record, neighbours_ready, p);
 }
 
 static void
@@ -437,15 +482,18 @@ identified_then_start(GObject *source, GAsyncResult *result, gpointer user_data)
  * an interrupted package's bytes cannot be asked for seconds; the job then
  * checks once it has identified the modem, and the call returns at once
  * with the job waiting in preparing. So does a call while a modem seen
- * before is away rebooting. */
+ * before is away rebooting, or while ModemManager has the port. */
 static void
 begin(JobManager *self, PendingStart *p)
 {
 	const ModemInfo *info = modem_get_info(self->modem);
 	g_autoptr(GError) error = NULL;
+	g_autofree char *located = modem_locate_port(self->modem, NULL);
+	/* the port is left to ModemManager between jobs: the job opens it */
+	gboolean left = !modem_get_port_wanted(self->modem) && located != NULL;
 
 	/* a modem seen before is rebooting: the job waits for it */
-	if (!modem_has_port(self->modem) && !modem_was_seen(self->modem)) {
+	if (!modem_has_port(self->modem) && !modem_was_seen(self->modem) && !left) {
 		g_autofree char *why = modem_describe_absence(self->modem);
 		g_set_error(&error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_NO_MODEM, "%s", why);
 		pending_reply(p, NULL, error);
@@ -453,7 +501,8 @@ begin(JobManager *self, PendingStart *p)
 		return;
 	}
 	self->pending = p;
-	if (info != NULL || modem_in_data_mode(self->modem) || !modem_has_port(self->modem)) {
+	if (info != NULL || left || modem_in_data_mode(self->modem) ||
+	    !modem_has_port(self->modem)) {
 		continue_start(self, p, info);
 		return;
 	}
@@ -543,6 +592,13 @@ job_manager_cancel(JobManager *self, GError **error)
 
 /* ---- lifecycle ---- */
 
+/* A resumed job waits for the port, which opens once the neighbours let go. */
+static void
+resume_neighbours_ready(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	job_neighbours_begin_finish(JOB_NEIGHBOURS(source), result);
+}
+
 void
 job_manager_load(JobManager *self)
 {
@@ -553,6 +609,7 @@ job_manager_load(JobManager *self)
 		/* Never pretend there was no job: a record existed and says
 		 * nothing usable, so the outcome is unknown. */
 		g_warning("Job record unreadable: %s", error->message);
+		job_neighbours_unreadable(self->neighbours, error->message);
 		self->last = job_record_new();
 		job_progress_unreadable(self->last, error->message, g_get_real_time());
 	} else if (record != NULL && fota_state_is_final(record->state)) {
@@ -563,6 +620,10 @@ job_manager_load(JobManager *self)
 			                   record->reset_us +
 			                           self->config->timeouts.command_ms * 1000LL);
 	} else if (record != NULL) {
+		/* re-inhibited before the port opens: ModemManager ended the
+		 * last inhibition when the daemon left the bus */
+		job_neighbours_started(self->neighbours, record, TRUE);
+		job_neighbours_begin(self->neighbours, record, resume_neighbours_ready, NULL);
 		run_job(self, fota_job_new(record, -1, self->modem, self->config, job_save, self));
 	}
 	g_signal_emit(self, signals[SIGNAL_LOADED], 0);
@@ -571,12 +632,14 @@ job_manager_load(JobManager *self)
 }
 
 JobManager *
-job_manager_new(const FotadConfig *config, FotaModem *modem, JobStore *store, const char *boot_id)
+job_manager_new(const FotadConfig *config, FotaModem *modem, JobStore *store,
+                JobNeighbours *neighbours, const char *boot_id)
 {
 	JobManager *self = g_object_new(JOB_TYPE_MANAGER, NULL);
 
 	self->config = config;
 	self->modem = g_object_ref(modem);
+	self->neighbours = g_object_ref(neighbours);
 	self->store = store;
 	self->boot_id = g_strdup(boot_id);
 	return self;
@@ -596,6 +659,7 @@ job_manager_dispose(GObject *object)
 		g_cancellable_cancel(self->pending->cancellable);
 	g_clear_handle_id(&self->save_retry_id, g_source_remove);
 	g_clear_object(&self->modem);
+	g_clear_object(&self->neighbours);
 	G_OBJECT_CLASS(job_manager_parent_class)->dispose(object);
 }
 

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "config.h"
+#include "job-neighbours.h"
 #include "job-record.h"
 #include "job-store.h"
 #include "modem.h"
@@ -23,9 +24,11 @@
 #define JOB_TYPE_MANAGER (job_manager_get_type())
 G_DECLARE_FINAL_TYPE(JobManager, job_manager, JOB, MANAGER, GObject)
 
-/* @config and @store must outlive the manager; @boot_id is this boot's. */
+/* @config and @store must outlive the manager; @boot_id is this boot's.
+ * @neighbours is told of every job's lifecycle: a job's first byte waits
+ * for job_neighbours_begin(). */
 JobManager *job_manager_new(const FotadConfig *config, FotaModem *modem, JobStore *store,
-                            const char *boot_id);
+                            JobNeighbours *neighbours, const char *boot_id);
 
 /* Loads the stored job: a final one is shown, an unfinished one resumed, an
  * unreadable one reported as a failure of its own. Call before the modem

@@ -121,6 +121,7 @@ job_record_free(JobRecord *record)
 	g_free(record->sent_sha256);
 	g_free(record->boot_id);
 	g_free(record->port);
+	g_free(record->usb_power_previous);
 	g_free(record);
 }
 
@@ -141,5 +142,6 @@ job_record_copy(const JobRecord *record)
 	copy->sent_sha256 = g_strdup(record->sent_sha256);
 	copy->boot_id = g_strdup(record->boot_id);
 	copy->port = g_strdup(record->port);
+	copy->usb_power_previous = g_strdup(record->usb_power_previous);
 	return copy;
 }

@@ -77,6 +77,8 @@ typedef struct {
 	char *port;        /* the port's identity: a path, or "usb:<vid>:<pid>:<devpath>" */
 	char *sent_sha256; /* FILE mode: sha256 of the bytes the modem was given, once all were */
 	gint64 reset_us;   /* g_get_real_time() when AT+CFUN=1,1 went out (a cancel); 0 if never */
+	char *usb_power_previous; /* the USB device's power/control before the job: "auto" or
+	                           * "on"; NULL when the daemon did not change it */
 } JobRecord;
 
 void job_options_clear(JobOptions *options);

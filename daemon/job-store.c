@@ -156,6 +156,14 @@ check_port(const char *value)
 	return NULL;
 }
 
+static const char *
+check_usb_power(const char *value)
+{
+	if (!g_str_equal(value, "auto") && !g_str_equal(value, "on"))
+		return "must be \"auto\" or \"on\"";
+	return NULL;
+}
+
 /* ---- the field table --------------------------------------------------- */
 
 typedef enum {
@@ -228,6 +236,7 @@ static const Field fields[] = {
         STRING(GROUP_JOB, "port", 0, port, check_port),
         STRING(GROUP_JOB, "sent-sha256", 0, sent_sha256, check_sha256),
         NUMBER(GROUP_JOB, "reset-sent", FIELD_TIME, 0, reset_us, 1, MAX_TIME_US, 0),
+        STRING(GROUP_JOB, "usb-power-previous", 0, usb_power_previous, check_usb_power),
         STRING(GROUP_OPTIONS, "expected-revision", 0, options.expected_revision, check_revision),
         STRING(GROUP_OPTIONS, "sha256", 0, options.sha256, check_sha256),
         NUMBER(GROUP_OPTIONS, "cid", FIELD_INT, 0, options.cid, 1, FOTA_CID_MAX, JOB_UNSET),

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "dbus-service.h"
 #include "job-manager.h"
+#include "job-neighbours.h"
 #include "job-store.h"
 #include "modem.h"
 
@@ -28,6 +29,7 @@ typedef struct {
 	FotadConfig *config;
 	GBusType bus_type;
 	FotaModem *modem;
+	JobNeighbours *neighbours;
 	JobStore *store;
 	JobManager *manager;
 	FotaService *service;
@@ -133,10 +135,14 @@ on_name_acquired(GDBusConnection *connection, const char *name, gpointer user_da
 
 	d->name_owned = TRUE;
 	/* Only the name's owner may touch the modem or the job record: a
-	 * second instance must not disturb a running upgrade. The stored job
-	 * first, so that a resumed job sees the modem's first "ready". */
+	 * second instance must not disturb a running upgrade. The neighbours
+	 * first (the port stays closed until ModemManager is asked), then the
+	 * stored job, so that a resumed job is re-inhibited before its first
+	 * byte and sees the modem's first "ready". */
+	job_neighbours_connect(d->neighbours, connection);
 	job_manager_load(d->manager);
 	modem_start(d->modem);
+	job_neighbours_settle(d->neighbours);
 	g_message("Owning %s on the %s bus", name,
 	          d->bus_type == G_BUS_TYPE_SESSION ? "session" : "system");
 	sd_notify(0, "READY=1\nSTATUS=Ready");
@@ -210,8 +216,9 @@ run(Daemon *d, const char *boot_id)
 	d->loop = g_main_loop_new(NULL, FALSE);
 	d->store = job_store_new(d->config->state_dir);
 	d->modem = modem_new(d->config);
-	d->manager = job_manager_new(d->config, d->modem, d->store, boot_id);
-	d->service = fota_service_new(d->manager, d->modem);
+	d->neighbours = job_neighbours_new(d->config, d->modem);
+	d->manager = job_manager_new(d->config, d->modem, d->store, d->neighbours, boot_id);
+	d->service = fota_service_new(d->manager, d->modem, d->neighbours);
 	g_signal_connect(d->manager, "progress", G_CALLBACK(notify_status), d);
 	g_signal_connect(d->manager, "finished", G_CALLBACK(notify_status), d);
 	sigterm = g_unix_signal_add(SIGTERM, on_terminate, d);
@@ -230,6 +237,7 @@ run(Daemon *d, const char *boot_id)
 	g_source_remove(sighup);
 	g_clear_pointer(&d->service, fota_service_free);
 	g_clear_object(&d->manager);
+	g_clear_object(&d->neighbours);
 	g_clear_object(&d->modem);
 	g_clear_pointer(&d->store, job_store_free);
 	g_clear_pointer(&d->loop, g_main_loop_unref);

@@ -42,6 +42,8 @@ struct _FotaModem {
 	PortLock *lock;   /* held while we follow the modem with that identity */
 	gboolean lock_warned;
 	gboolean opened_before; /* the first open at daemon start skips the settle wait */
+	gboolean port_unwanted; /* left to another program between jobs */
+	gboolean left_idle;     /* closed for it, not by a reboot: the next open probes at once */
 	gboolean ready;
 	gboolean probing; /* the modem's own settle, probe and identification run */
 	ModemInfo *info;
@@ -870,8 +872,9 @@ modem_query_info(FotaModem *self, GCancellable *cancellable, GAsyncReadyCallback
 {
 	GTask *task = g_task_new(self, cancellable, callback, user_data);
 
-	/* A job holds the port: answer from what was read before it. */
-	if (self->holder != NULL && self->info != NULL) {
+	/* A job holds the port, or another program has it: answer from what
+	 * was read before. */
+	if ((self->holder != NULL || self->port_unwanted) && self->info != NULL) {
 		g_task_return_pointer(task, modem_info_copy(self->info),
 		                      (GDestroyNotify)modem_info_free);
 		g_object_unref(task);
@@ -1088,12 +1091,14 @@ modem_attach(FotaModem *self, int fd, const char *path, const char *identity)
 	/* a reset is due: this port goes away soon; the next one has booted */
 	if (self->reset_id != 0)
 		return;
-	if (self->opened_before) {
+	if (self->opened_before && !self->left_idle) {
 		settle_begin(self);
 		return;
 	}
-	/* At daemon start the modem has usually been up for long; but it may
-	 * still be counting an interrupted package's bytes. */
+	self->left_idle = FALSE;
+	/* At daemon start, or back from ModemManager between jobs, the modem
+	 * has usually been up for long; but it may still be counting an
+	 * interrupted package's bytes. */
 	self->opened_before = TRUE;
 	if (self->data_mode) {
 		data_mode_arm(self);
@@ -1149,7 +1154,7 @@ modem_try_open(FotaModem *self)
 	guint max_attempts = MAX(1, self->config->timeouts.boot_settle_ms / OPEN_RETRY_MS);
 	int fd;
 
-	if (self->channel != NULL || path == NULL ||
+	if (self->channel != NULL || self->port_unwanted || path == NULL ||
 	    !hold_port_lock(self, path, identity ? identity : path))
 		return FALSE;
 	fd = serial_port_open(path, self->config->baud, self->config->flow, &error);
@@ -1204,6 +1209,17 @@ on_port_vanished(ModemFinder *finder, gpointer user_data)
 		self->vanish_id = g_timeout_add(VANISH_GRACE_MS, vanish_grace_over, self);
 }
 
+/* Opens the port when it is there and wanted; says so when it is not there. */
+static void
+open_or_wait(FotaModem *self)
+{
+	if (!modem_try_open(self) && !self->port_unwanted && self->open_retry_id == 0 &&
+	    self->open_error == NULL)
+		g_message("Modem: no port yet%s%s; waiting for it",
+		          self->config->port ? " at " : "",
+		          self->config->port ? self->config->port : "");
+}
+
 void
 modem_start(FotaModem *self)
 {
@@ -1213,10 +1229,41 @@ modem_start(FotaModem *self)
 	self->finder = modem_finder_new(&fc);
 	g_signal_connect(self->finder, "port-appeared", G_CALLBACK(on_port_appeared), self);
 	g_signal_connect(self->finder, "port-vanished", G_CALLBACK(on_port_vanished), self);
-	if (!modem_try_open(self) && self->open_retry_id == 0 && self->open_error == NULL)
-		g_message("Modem: no port yet%s%s; waiting for it",
-		          self->config->port ? " at " : "",
-		          self->config->port ? self->config->port : "");
+	open_or_wait(self);
+}
+
+void
+modem_set_port_wanted(FotaModem *self, gboolean wanted)
+{
+	if (self->port_unwanted == !wanted)
+		return;
+	self->port_unwanted = !wanted;
+	if (!wanted) {
+		clear_timers(self);
+		modem_drop_channel(self, "left to another program between jobs");
+		/* the modem did not reboot: the next open probes at once */
+		self->left_idle = TRUE;
+		fail_absent_waiters(self);
+		return;
+	}
+	g_debug("Modem: the port may be used again");
+	self->open_attempts = 0;
+	if (self->finder != NULL)
+		open_or_wait(self);
+}
+
+gboolean
+modem_get_port_wanted(FotaModem *self)
+{
+	return !self->port_unwanted;
+}
+
+char *
+modem_locate_port(FotaModem *self, char **identity)
+{
+	if (identity != NULL)
+		*identity = NULL;
+	return self->finder != NULL ? modem_finder_lookup(self->finder, identity) : NULL;
 }
 
 const ModemInfo *
@@ -1246,6 +1293,8 @@ modem_has_port(FotaModem *self)
 char *
 modem_describe_absence(FotaModem *self)
 {
+	if (self->port_unwanted)
+		return g_strdup("the port is left to another program between jobs (ModemManager)");
 	if (self->open_error != NULL)
 		return g_strdup(self->open_error);
 	return g_strdup_printf("no modem port found%s%s", self->config->port ? ": " : "",

@@ -59,6 +59,17 @@ FotaModem *modem_new(const FotadConfig *config);
 /* Looks for the port now and follows it from then on. */
 void modem_start(FotaModem *self);
 
+/* Whether the daemon may keep the port open between jobs. FALSE closes it
+ * now (the lease must be free: no job runs) and keeps it closed until TRUE
+ * opens it again, while the finder still follows where the tty is: another
+ * program (ModemManager) uses the modem meanwhile. A port reopened this way
+ * is probed at once, as at daemon start. Wanted by default. */
+void modem_set_port_wanted(FotaModem *self, gboolean wanted);
+gboolean modem_get_port_wanted(FotaModem *self);
+/* Where the tty is now, open or not (NULL before modem_start() or when
+ * absent); @identity as modem_finder_lookup() gives it. */
+char *modem_locate_port(FotaModem *self, char **identity);
+
 /* The last successful identification, or NULL when there was none yet.
  * Borrowed: replaced on the next successful one (a failed one keeps it). */
 const ModemInfo *modem_get_info(FotaModem *self);
@@ -126,7 +137,8 @@ void modem_identify(FotaModem *self, gpointer owner, GCancellable *cancellable,
 ModemInfo *modem_identify_finish(FotaModem *self, GAsyncResult *result, GError **error);
 
 /* The identity for a caller outside any job (GetModemInfo): read now under
- * a lease of its own, or the cached one while a job holds the port. */
+ * a lease of its own, or the cached one while a job holds the port or the
+ * port is not wanted (MODEM_ERROR_ABSENT when there is none). */
 void modem_query_info(FotaModem *self, GCancellable *cancellable, GAsyncReadyCallback callback,
                       gpointer user_data);
 ModemInfo *modem_query_info_finish(FotaModem *self, GAsyncResult *result, GError **error);

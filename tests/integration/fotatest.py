@@ -272,6 +272,10 @@ class Simulator:
         self.log = os.path.join(tmpdir, 'sim.log')
         self.ready = os.path.join(tmpdir, 'sim.ready')
         self.stderr_path = os.path.join(tmpdir, 'sim.stderr')
+        # a simulator started before in this directory left its ready file:
+        # it must not stand for this one's link
+        if os.path.exists(self.ready):
+            os.unlink(self.ready)
         argv = [self.sim, '--link', self.link, '--log', self.log, '--ready-file', self.ready,
                 '--model', model, '--revision', revision] + DEFAULT_SIM_FLAGS + list(flags)
         with open(self.stderr_path, 'wb') as err:
@@ -357,7 +361,7 @@ def make_package(tmpdir, frm, to, size=65536, corrupt=False, model=None, name=No
 
 # ------------------------------------------------------------------- daemon
 
-def write_config(path, port, state_dir, boot_id_file, timeouts=None, modem=None):
+def write_config(path, port, state_dir, boot_id_file, timeouts=None, modem=None, lock_dir=None):
     t = dict(DEFAULT_TIMEOUTS)
     t.update(timeouts or {})
     m = {'port': port, 'flow-control': 'hardware'}
@@ -369,6 +373,10 @@ def write_config(path, port, state_dir, boot_id_file, timeouts=None, modem=None)
         f.write('\n[timeouts]\n')
         f.writelines(f'{k}={v}\n' for k, v in t.items())
         f.write(f'\n[daemon]\nstate-dir={state_dir}\nboot-id-file={boot_id_file}\n')
+        # the port lock of this test's daemons only: other test runs on the
+        # machine follow the same (simulated) USB identity
+        if lock_dir is not None:
+            f.write(f'lock-dir={lock_dir}\n')
 
 
 class Daemon:
@@ -595,7 +603,7 @@ class FotaTestCase(unittest.TestCase):
             self.daemon.stop()
         write_config(self.config_path, self.port, self.state_dir, self.boot_id_file,
                      timeouts if timeouts is not None else self.timeouts,
-                     modem if modem is not None else self.modem_config)
+                     modem if modem is not None else self.modem_config, lock_dir=self.tmpdir)
         self.daemon = Daemon(self, verbose=verbose, program=program)
         self.addCleanup(self.daemon.stop)
         return self.daemon

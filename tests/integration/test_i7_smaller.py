@@ -177,7 +177,7 @@ class SmallerTest(fotatest.FotaTestCase):
                                      port=self.port, state_dir=os.path.join(other, 'state'),
                                      config_path=os.path.join(other, 'fotad.conf'))
         fotatest.write_config(shim.config_path, self.port, shim.state_dir, self.boot_id_file,
-                              self.timeouts)
+                              self.timeouts, lock_dir=self.tmpdir)  # the same machine
         try:
             second = fotatest.Daemon(shim)
         except AssertionError as e:  # it exited: it must say why

@@ -248,6 +248,14 @@ class ModemTestbed:
 
 # ------------------------------------------------------------ ModemManager
 
+# umockdev (0.17) emulates each process's uevent netlink socket with a unix
+# socket named <testbed>/event<fd number>: two processes whose sockets get the
+# same number (ModemManager's and quectel-fotad's are both often 5 or 7) share
+# one name, the later one wins and the other never hears of a re-enumeration.
+# ModemManager starts with fds 3..29 taken, so its socket's number is its own.
+FD_PAD = 'for fd in $(seq 3 29); do eval "exec $fd</dev/null"; done; '
+
+
 class ModemManager:
     """The real ModemManager --debug under the testbed, on the bus."""
 
@@ -256,8 +264,9 @@ class ModemManager:
         self.log_path = os.path.join(tc.tmpdir, f'ModemManager.{index}.log')
         tc.extra_logs.append(self.log_path)
         with open(self.log_path, 'wb') as log:
-            self.proc = subprocess.Popen(['ModemManager', '--debug'], env=self.bus.env(),
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            self.proc = subprocess.Popen(['bash', '-c', FD_PAD + 'exec ModemManager --debug'],
+                                         env=self.bus.env(), stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log)
         wait_until(lambda: self.proc.poll() is not None or self.bus.name_has_owner(MM_NAME),
                    20, f'{MM_NAME} on the bus')
         if self.proc.poll() is not None:

@@ -62,9 +62,12 @@ setup(void **state)
 static void
 new_manager(Fixture *f, const char *state_dir)
 {
+	/* no bus: the neighbours only write the journal */
+	g_autoptr(JobNeighbours) neighbours = job_neighbours_new(f->config, f->modem);
+
 	f->store = job_store_new(state_dir);
-	f->manager =
-	        job_manager_new(f->config, f->modem, f->store, "0123456789abcdef0123456789abcdef");
+	f->manager = job_manager_new(f->config, f->modem, f->store, neighbours,
+	                             "0123456789abcdef0123456789abcdef");
 	job_manager_load(f->manager);
 }
 

@@ -44,6 +44,7 @@ full_record(void)
 	r->state_since_us = 1700000500000003;
 	r->boot_id = g_strdup("fedcba9876543210fedcba9876543210");
 	r->port = g_strdup(FULL_PORT);
+	r->usb_power_previous = g_strdup("auto");
 	r->options.upgrade_mode = 0;
 	r->options.download_urc_max = 50;
 	r->options.update_urc_max = 100;
@@ -92,6 +93,7 @@ assert_records_equal(const JobRecord *a, const JobRecord *b)
 	assert_int_equal(a->state_since_us, b->state_since_us);
 	assert_true(g_strcmp0(a->boot_id, b->boot_id) == 0);
 	assert_true(g_strcmp0(a->port, b->port) == 0);
+	assert_true(g_strcmp0(a->usb_power_previous, b->usb_power_previous) == 0);
 	assert_int_equal(a->options.upgrade_mode, b->options.upgrade_mode);
 	assert_int_equal(a->options.download_urc_max, b->options.download_urc_max);
 	assert_int_equal(a->options.update_urc_max, b->options.update_urc_max);
@@ -386,6 +388,8 @@ static const CorruptCase corrupt_cases[] = {
                 "sha256=00112233445566778899AABB", "sha256 must be 64"),
         REPLACE("apn quote", "apn=cmnet", "apn=cm\"net", "apn must be"),
         REPLACE("port relative", "port=usb:", "port=ttyUSB2 usb:", "port must be"),
+        REPLACE("usb power unknown", "usb-power-previous=auto", "usb-power-previous=suspend",
+                "usb-power-previous must be"),
         REPLACE("succeeded with error", "state=failed", "state=succeeded",
                 "error must be set exactly when state is failed"),
         REPLACE("failed without error", "error=" FULL_ERROR "\n", "", "error must be set"),

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "config.h"
+#include "job-record.h"
+#include "modem.h"
+
+/* The daemon's neighbours around a job, composed from daemon/neighbours:
+ * ModemManager (the port between jobs, InhibitDevice during one), logind
+ * (a shutdown:sleep inhibitor), the USB device's runtime power and the
+ * journal. JobManager calls it at the job's lifecycle points; the job knows
+ * nothing of it. Nothing here is fatal: a peer that is missing or refuses
+ * is logged (a missing one once) and the job goes on. Peers are looked up on
+ * the daemon's own long-lived connection: ModemManager ends an inhibition
+ * when its caller leaves the bus. */
+
+/* The longest a job waits for its neighbours before its first byte. */
+#define JOB_NEIGHBOURS_BEGIN_TIMEOUT_MS 5000
+/* After ModemManager appeared or got the modem back, the port stays closed
+ * this long even when it does not list the modem yet (its probe takes 4-6 s);
+ * then the daemon may use it again if ModemManager still does not manage it. */
+#define JOB_NEIGHBOURS_MM_PROBE_GRACE_S 30
+
+typedef enum {
+	JOB_LOCK_NONE,
+	JOB_LOCK_DELAY, /* downloading: a shutdown may wait a little */
+	JOB_LOCK_BLOCK, /* the modem took the whole package: no shutdown until final */
+} JobLockMode;
+
+/* Which logind lock a job with @record needs. Pure. */
+JobLockMode job_neighbours_lock_mode(const JobRecord *record);
+/* "block", "delay", or NULL for none. */
+const char *job_lock_mode_to_string(JobLockMode mode);
+/* The sysfs path of a "usb:<vid>:<pid>:<devpath>" port identity
+ * ("/sys" + devpath); NULL for any other identity. Pure. */
+char *job_neighbours_usb_syspath(const char *port_identity);
+
+#define JOB_TYPE_NEIGHBOURS (job_neighbours_get_type())
+G_DECLARE_FINAL_TYPE(JobNeighbours, job_neighbours, JOB, NEIGHBOURS, GObject)
+
+/* @config must outlive the object. Journal only, until connected. */
+JobNeighbours *job_neighbours_new(const FotadConfig *config, FotaModem *modem);
+
+/* Peers on @bus from now on. Keeps the port closed until it knows whether
+ * ModemManager manages the modem: call before modem_start(), then
+ * job_neighbours_settle() after it. */
+void job_neighbours_connect(JobNeighbours *self, GDBusConnection *bus);
+void job_neighbours_settle(JobNeighbours *self);
+
+/* Before a job's (new or resumed) first byte to the port: the USB device's
+ * power/control forced "on" (a new @record keeps the previous value), the
+ * logind lock, InhibitDevice(Device, true); then the port is opened. Always
+ * succeeds, within JOB_NEIGHBOURS_BEGIN_TIMEOUT_MS. */
+void job_neighbours_begin(JobNeighbours *self, JobRecord *record, GAsyncReadyCallback callback,
+                          gpointer user_data);
+void job_neighbours_begin_finish(JobNeighbours *self, GAsyncResult *result);
+
+/* The journal's "started" or "resumed" for @record. */
+void job_neighbours_started(JobNeighbours *self, const JobRecord *record, gboolean resumed);
+/* Every change of a running job's record: the journal's "state changed",
+ * and the lock from delay to block once the modem has the package. */
+void job_neighbours_changed(JobNeighbours *self, const JobRecord *record);
+/* The job is final (its lease is released): journal it, then undo what
+ * job_neighbours_begin() did and give the port back to ModemManager. */
+void job_neighbours_final(JobNeighbours *self, const JobRecord *record);
+/* A begun job that never started (cancelled, its record not written): undo
+ * job_neighbours_begin() without a journal entry. */
+void job_neighbours_abandon(JobNeighbours *self, const JobRecord *record);
+/* The stored record could not be read. */
+void job_neighbours_unreadable(JobNeighbours *self, const char *message);
+
+/* GetModemInfo: from ModemManager's modem object while it manages the modem
+ * and no job runs (qfotadl-ranges only when known from the port before),
+ * else modem_query_info(). */
+void job_neighbours_query_info(JobNeighbours *self, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data);
+ModemInfo *job_neighbours_query_info_finish(JobNeighbours *self, GAsyncResult *result,
+                                            GError **error);
