@@ -187,13 +187,19 @@ check "spool: incoming/ is empty" sh -c "[ -z \"\$(ls -A $spool/incoming)\" ]"
 cp "$spool/done/a05.bin.result" "$spool/failed/bad.bin.result" "$results/" 2>/dev/null
 
 # ---- journal events (MESSAGE_ID=, journalctl --catalog)
-# Place for the check of the job's MESSAGE_IDs and fields and of the
-# catalog text: the daemon does not log structured journal events yet
-# (another branch adds them). Not faked: reported as SKIP.
-check_journal_events() {
-	note "SKIP: journal MESSAGE_IDs and catalog (the daemon logs no journal events yet)"
-}
-check_journal_events
+# The ids are daemon/neighbours/job-journal.c's; the catalog is the package's.
+started=2f761a48f7f14ebd8cd98ab7a7eaaff8
+succeeded=e56eab7643e04de8a65f254a2d4d44b4
+check "journal: the jobs' starts under MESSAGE_ID=$started" \
+	sh -c "journalctl -q -o cat MESSAGE_ID=$started | grep -q ."
+check "journal: the successes under MESSAGE_ID=$succeeded, with their fields" \
+	sh -c "journalctl -q -o verbose MESSAGE_ID=$succeeded | grep -q '^ *QUECTEL_FOTA_TO_REVISION=$R5'"
+check "journal: the job id and port fields" \
+	sh -c "journalctl -q -o verbose MESSAGE_ID=$succeeded | grep -q '^ *QUECTEL_FOTA_JOB_ID=' &&
+	       journalctl -q -o verbose MESSAGE_ID=$succeeded | grep -q '^ *QUECTEL_FOTA_PORT='"
+check "journalctl --catalog explains the success" \
+	sh -c "journalctl -q -x MESSAGE_ID=$succeeded | grep -q 'Subject: Firmware upgrade job .* succeeded'"
+journalctl -q -o verbose MESSAGE_ID=$succeeded >"$results/journal-succeeded.txt" 2>&1
 
 # ---- the exposure score inside
 score=$(systemd-analyze security --no-pager quectel-fotad.service 2>/dev/null |
