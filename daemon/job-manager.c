@@ -46,6 +46,7 @@ struct _JobManager {
 	FotaJob *job;          /* the running job, NULL when none */
 	JobRecord *last;       /* the last finished job (or an unreadable record's verdict) */
 	PendingStart *pending; /* a Start call not yet a job */
+	gulong settled_id;     /* waiting for the neighbours to know who has the port */
 	char *storage_error;   /* the last save's failure, NULL after a success */
 	guint save_retry_id;
 };
@@ -483,6 +484,29 @@ identified_then_start(GObject *source, GAsyncResult *result, gpointer user_data)
  * checks once it has identified the modem, and the call returns at once
  * with the job waiting in preparing. So does a call while a modem seen
  * before is away rebooting, or while ModemManager has the port. */
+static void begin(JobManager *self, PendingStart *p);
+
+/* The daemon has just asked whether ModemManager manages the modem: a Start
+ * then waits for the answer, as it waits for the modem's identity. */
+static void
+on_neighbours_settled(JobNeighbours *neighbours, gpointer user_data)
+{
+	JobManager *self = user_data;
+	PendingStart *p = g_steal_pointer(&self->pending);
+	g_autoptr(GError) error = NULL;
+
+	g_clear_signal_handler(&self->settled_id, neighbours);
+	if (p == NULL)
+		return;
+	if (g_cancellable_is_cancelled(p->cancellable)) {
+		g_set_error(&error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_CANCELLED,
+		            "cancelled while waiting for the modem");
+		pending_done(self, p, error);
+		return;
+	}
+	begin(self, p);
+}
+
 static void
 begin(JobManager *self, PendingStart *p)
 {
@@ -492,6 +516,12 @@ begin(JobManager *self, PendingStart *p)
 	/* the port is left to ModemManager between jobs: the job opens it */
 	gboolean left = !modem_get_port_wanted(self->modem) && located != NULL;
 
+	if (!job_neighbours_is_settled(self->neighbours)) {
+		self->pending = p;
+		self->settled_id = g_signal_connect(self->neighbours, "settled",
+		                                    G_CALLBACK(on_neighbours_settled), self);
+		return;
+	}
 	/* a modem seen before is rebooting: the job waits for it */
 	if (!modem_has_port(self->modem) && !modem_was_seen(self->modem) && !left) {
 		g_autofree char *why = modem_describe_absence(self->modem);
@@ -658,6 +688,8 @@ job_manager_dispose(GObject *object)
 	if (self->pending != NULL)
 		g_cancellable_cancel(self->pending->cancellable);
 	g_clear_handle_id(&self->save_retry_id, g_source_remove);
+	if (self->neighbours != NULL)
+		g_clear_signal_handler(&self->settled_id, self->neighbours);
 	g_clear_object(&self->modem);
 	g_clear_object(&self->neighbours);
 	G_OBJECT_CLASS(job_manager_parent_class)->dispose(object);

@@ -26,8 +26,9 @@ struct _JobNeighbours {
 	JobLockMode lock_mode; /* the lock wanted now */
 	LogindInhibitor *lock; /* the one held */
 
-	gboolean mm_manages; /* the last look found our modem among ModemManager's */
-	gboolean mm_grace;   /* ModemManager (re)appeared or got the modem back: its probe runs */
+	gboolean mm_manages;  /* the last look found our modem among ModemManager's */
+	gboolean owner_known; /* the first look at who has the port between jobs is done */
+	gboolean mm_grace;    /* ModemManager (re)appeared or got the modem back: its probe runs */
 	guint grace_id;
 
 	gboolean mm_absent_logged;
@@ -127,6 +128,24 @@ log_mm_error(JobNeighbours *self, const GError *error)
 
 /* ---- the idle port: ModemManager's while it manages the modem ---- */
 
+enum { SIGNAL_SETTLED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static void
+owner_now_known(JobNeighbours *self)
+{
+	if (self->owner_known)
+		return;
+	self->owner_known = TRUE;
+	g_signal_emit(self, signals[SIGNAL_SETTLED], 0);
+}
+
+gboolean
+job_neighbours_is_settled(JobNeighbours *self)
+{
+	return self->owner_known;
+}
+
 static void
 idle_found(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -144,6 +163,7 @@ idle_found(GObject *source, GAsyncResult *result, gpointer user_data)
 		          found->object_path);
 	self->mm_manages = found != NULL;
 	modem_set_port_wanted(self->modem, found == NULL && !self->mm_grace);
+	owner_now_known(self);
 }
 
 /* Between jobs: the port is ModemManager's while it lists the modem, or
@@ -213,6 +233,7 @@ job_neighbours_connect(JobNeighbours *self, GDBusConnection *bus)
 	self->mm = mm_client_new(bus);
 	g_signal_connect(self->mm, "appeared", G_CALLBACK(on_mm_appeared), self);
 	g_signal_connect(self->mm, "vanished", G_CALLBACK(on_mm_vanished), self);
+	self->owner_known = FALSE;
 	/* not a byte before we know whether ModemManager manages the modem */
 	modem_set_port_wanted(self->modem, FALSE);
 }
@@ -220,8 +241,10 @@ job_neighbours_connect(JobNeighbours *self, GDBusConnection *bus)
 void
 job_neighbours_settle(JobNeighbours *self)
 {
-	if (self->mm == NULL)
+	if (self->mm == NULL) {
 		modem_set_port_wanted(self->modem, TRUE);
+		owner_now_known(self);
+	}
 	idle_decide(self);
 }
 
@@ -665,10 +688,14 @@ job_neighbours_class_init(JobNeighboursClass *klass)
 
 	object_class->dispose = job_neighbours_dispose;
 	object_class->finalize = job_neighbours_finalize;
+	signals[SIGNAL_SETTLED] =
+	        g_signal_new("settled", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+	                     NULL, G_TYPE_NONE, 0);
 }
 
 static void
 job_neighbours_init(JobNeighbours *self)
 {
+	self->owner_known = TRUE; /* until a bus brings a ModemManager to ask */
 	self->cancellable = g_cancellable_new();
 }

@@ -48,6 +48,10 @@ JobNeighbours *job_neighbours_new(const FotadConfig *config, FotaModem *modem);
  * job_neighbours_settle() after it. */
 void job_neighbours_connect(JobNeighbours *self, GDBusConnection *bus);
 void job_neighbours_settle(JobNeighbours *self);
+/* Whether the first look at who has the port between jobs (ModemManager or
+ * us) is done; "settled" () is emitted when it is. Also TRUE without a bus
+ * (tests): there is nobody else. */
+gboolean job_neighbours_is_settled(JobNeighbours *self);
 
 /* Before a job's (new or resumed) first byte to the port: the USB device's
  * power/control forced "on" (a new @record keeps the previous value), the
