@@ -153,8 +153,13 @@ idle_found(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(MmModem) found = mm_client_find_modem_finish(MM_CLIENT(source), result, &error);
 	JobNeighbours *self = user_data;
 
-	if (is_cancelled(error) || self->job_active)
+	if (is_cancelled(error))
 		return;
+	/* a job that began meanwhile has the port: the question is answered */
+	if (self->job_active) {
+		owner_now_known(self);
+		return;
+	}
 	if (error != NULL)
 		g_warning("%s", error->message);
 	if (found != NULL && !self->mm_manages)
@@ -452,6 +457,7 @@ job_neighbours_begin(JobNeighbours *self, JobRecord *record, GAsyncReadyCallback
 	BeginCall *call = g_new0(BeginCall, 1);
 	g_autofree char *tty = NULL;
 
+	owner_now_known(self); /* the job's, from now on */
 	call->self = self;
 	call->task = g_task_new(self, NULL, callback, user_data);
 	self->job_active = TRUE;
