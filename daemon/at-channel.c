@@ -17,6 +17,7 @@
 
 #include "at-framer.h"
 #include "at-parse.h"
+#include "sha256.h"
 
 G_DEFINE_QUARK(at - error - quark, at_error)
 
@@ -806,9 +807,9 @@ worker_read(StreamWorker *w, guint64 offset, gsize *len)
 /* Before the last chunk goes: the package as read must be the package
  * that was meant. */
 static gboolean
-worker_check_whole(StreamWorker *w, GChecksum *sum)
+worker_check_whole(StreamWorker *w, Sha256 *sum)
 {
-	g_autofree char *sha256 = g_strdup(g_checksum_get_string(sum));
+	g_autofree char *sha256 = sha256_finish_hex(sum);
 	struct stat st;
 
 	if (w->expected_sha256 != NULL && strcmp(sha256, w->expected_sha256) != 0) {
@@ -838,7 +839,7 @@ worker_check_whole(StreamWorker *w, GChecksum *sum)
 static void
 worker_run(StreamWorker *w)
 {
-	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_autoptr(Sha256) sum = sha256_new();
 	gint64 pace_base = monotonic_ns();
 	guint64 offset = 0;
 
@@ -847,7 +848,7 @@ worker_run(StreamWorker *w)
 
 		if (worker_stopping(w) || (offset < w->length && !worker_read(w, offset, &len)))
 			return;
-		g_checksum_update(sum, w->buf, len);
+		sha256_update(sum, w->buf, len);
 		offset += len;
 		if (offset == w->length && !worker_check_whole(w, sum))
 			return;

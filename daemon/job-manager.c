@@ -10,6 +10,7 @@
 #include "fota-job.h"
 #include "job-options.h"
 #include "job-progress.h"
+#include "sha256.h"
 #include "fota-limits.h"
 #include "url-check.h"
 
@@ -345,7 +346,7 @@ static void
 hash_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
 	PendingStart *p = data;
-	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_autoptr(Sha256) sum = sha256_new();
 	g_autofree guint8 *buf = g_malloc(HASH_BUFFER_SIZE);
 	guint64 offset = 0;
 
@@ -364,10 +365,10 @@ hash_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellab
 			        n < 0 ? g_strerror(errno) : "file shrank");
 			return;
 		}
-		g_checksum_update(sum, buf, n);
+		sha256_update(sum, buf, (gsize)n);
 		offset += n;
 	}
-	g_task_return_pointer(task, g_strdup(g_checksum_get_string(sum)), g_free);
+	g_task_return_pointer(task, sha256_finish_hex(sum), g_free);
 }
 
 static void
