@@ -37,6 +37,12 @@ class KillLoopTest(fotatest.FotaTestCase):
     start_ftp = True
     start_daemon = False
     modem_config = STREAM
+    # A kill between the record's "AT+QFOTADL in flight" and the modem's
+    # reply leaves the next daemon unsure whether the modem is in FILE data
+    # mode: it waits file-idle without a byte (60 s by default) before its
+    # first command. The simulated modem ends a FILE 1.5 s after its last
+    # byte, so 5 s is as safe here and keeps the next job within its bound.
+    timeouts = {'file-idle': 5}
 
     def setUp(self):
         super().setUp()
