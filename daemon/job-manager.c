@@ -132,6 +132,18 @@ on_job_progress(FotaJob *job, gpointer user_data)
 	g_signal_emit(user_data, signals[SIGNAL_PROGRESS], 0);
 }
 
+/* The last job's USB power/control is back: its record stops carrying the
+ * value, so that a restart restores it only when this point was never
+ * reached (and never overrides a later change by the administrator). */
+static void
+power_restored(JobManager *self)
+{
+	if (self->last->usb_power_previous == NULL)
+		return;
+	g_clear_pointer(&self->last->usb_power_previous, g_free);
+	save_record(self, self->last);
+}
+
 static void
 on_job_finished(FotaJob *job, gpointer user_data)
 {
@@ -142,6 +154,7 @@ on_job_finished(FotaJob *job, gpointer user_data)
 	g_signal_handlers_disconnect_by_data(job, self);
 	g_clear_object(&self->job);
 	job_neighbours_final(self->neighbours, self->last);
+	power_restored(self);
 	g_signal_emit(self, signals[SIGNAL_FINISHED], 0);
 }
 
@@ -645,6 +658,8 @@ job_manager_load(JobManager *self)
 		job_progress_unreadable(self->last, error->message, g_get_real_time());
 	} else if (record != NULL && fota_state_is_final(record->state)) {
 		self->last = record;
+		job_neighbours_restore_power(self->neighbours, record);
+		power_restored(self);
 		/* a cancel's reset may still be on its way (a restart right after) */
 		if (record->reset_us != 0 && g_strcmp0(record->boot_id, self->boot_id) == 0)
 			modem_expect_reset(self->modem,

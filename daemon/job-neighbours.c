@@ -551,6 +551,12 @@ final_event(FotaState state)
 }
 
 void
+job_neighbours_restore_power(JobNeighbours *self, const JobRecord *record)
+{
+	power_restore(self, record);
+}
+
+void
 job_neighbours_final(JobNeighbours *self, const JobRecord *record)
 {
 	journal(self, final_event(record->state), record, record->message);

@@ -72,6 +72,9 @@ void job_neighbours_final(JobNeighbours *self, const JobRecord *record);
 /* A begun job that never started (cancelled, its record not written): undo
  * job_neighbours_begin() without a journal entry. */
 void job_neighbours_abandon(JobNeighbours *self, const JobRecord *record);
+/* A final job's USB power/control, still saved in its record: the daemon
+ * stopped between the job's last save and the restore. */
+void job_neighbours_restore_power(JobNeighbours *self, const JobRecord *record);
 /* The stored record could not be read. */
 void job_neighbours_unreadable(JobNeighbours *self, const char *message);
 

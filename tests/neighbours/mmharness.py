@@ -240,10 +240,17 @@ class ModemTestbed:
     def announce_decoys(self):
         """There are none here (test_discovery.Reenumerator calls this)."""
 
+    def _power_control_path(self):
+        return os.path.join(self.root, 'sys', 'devices', USB_NAME, 'power', 'control')
+
     def power_control_now(self):
-        with open(os.path.join(self.root, 'sys', 'devices', USB_NAME, 'power',
-                               'control')) as f:
+        with open(self._power_control_path()) as f:
             return f.read().strip()
+
+    def set_power_control(self, value):
+        """What an administrator's echo into power/control does."""
+        with open(self._power_control_path(), 'w') as f:
+            f.write(value)
 
 
 # ------------------------------------------------------------ ModemManager

@@ -12,6 +12,7 @@ daemon/job-neighbours.c is what makes them pass; they are in the suite
 'neighbours'.
 """
 
+import os
 import signal
 import sys
 import time
@@ -182,6 +183,45 @@ class NeighbourE2E(mmharness.NeighboursTestCase):
         # the value from before the first start, kept in the job record
         self.assertEqual(self.testbed.power_control_now(), 'auto', 'power/control not restored')
         self.mm.wait_modem(60)
+
+    def test_power_restored_at_start_when_a_stop_missed_it(self):
+        """The daemon stopped after the job's last save, before it restored
+        power/control: the next start restores it, once, and a later choice
+        of the administrator survives the start after that."""
+        self.restart_daemon()
+        self.reenumerate()  # the modem's reboots, as udev shows them
+        pkg = self.package()
+        job = self.daemon.start_url(self.http.url(pkg.name), opts(upgrade_mode=u(1)))
+        self.assertEqual(self.daemon.wait_finished(job, 120)[1][1], 'succeeded')
+        self.assertEqual(self.testbed.power_control_now(), 'auto')
+        self.daemon.stop()
+        record = os.path.join(self.state_dir, 'job')
+        with open(record) as f:
+            saved = f.read()
+        self.assertNotIn('usb-power-previous', saved, 'a restored value stays in the record')
+
+        # the record and the device as that stop left them
+        with open(record, 'w') as f:
+            f.write(saved.replace('[job]\n', '[job]\nusb-power-previous=auto\n', 1))
+        self.testbed.set_power_control('on')
+        self.restart_daemon()
+        self.assertEqual(self.daemon.get_job()['id'], job)
+        wait_until(lambda: self.testbed.power_control_now() == 'auto', 10,
+                   'power/control restored at start')
+        wait_until(lambda: 'usb-power-previous' not in open(record).read(), 10,
+                   'the restored value dropped from the record')
+
+        self.testbed.set_power_control('on')
+        self.restart_daemon()
+        self.daemon.get_job()
+        fotatest.spin(1)
+        self.assertEqual(self.testbed.power_control_now(), 'on',
+                         'a start overrode power/control set after the job')
+        # and the next job runs, then restores the value it found
+        pkg2 = self.package(pkg.to)
+        job2 = self.daemon.start_url(self.http.url(pkg2.name), opts(upgrade_mode=u(1)))
+        self.assertEqual(self.daemon.wait_finished(job2, 120)[1][1], 'succeeded')
+        self.assertEqual(self.testbed.power_control_now(), 'on')
 
     def test_modemmanager_starting_after_the_daemon_gets_the_modem(self):
         self.restart_daemon()
