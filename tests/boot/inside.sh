@@ -100,7 +100,7 @@ make_package "$R3" "$R4" a04.bin
 make_package "$R4" "$R5" a05.bin
 chmod -R a+rX "$www"
 systemd-run -q --unit=fota-http --service-type=exec \
-	python3 -m http.server --bind 127.0.0.1 --directory "$www" "$http_port"
+	busybox httpd -f -p "127.0.0.1:$http_port" -h "$www"
 start_sim "$R1" || fail "the simulator starts"
 
 # ---- service: active, READY=1 (STATUS=Ready reached systemd), clean status
