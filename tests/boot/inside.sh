@@ -47,12 +47,17 @@ state() { busctl get-property "${bus[@]}" org.quectel.Fota1 State | sed 's/^s "\
 
 # The simulator as a service of its own; the daemon reaches it through the
 # link. A pty keeps TIOCEXCL while its master is open, so a daemon started
-# anew (not resumed by the modem's reboot) needs a fresh simulator.
+# anew (not resumed by the modem's reboot) needs a fresh simulator. Each
+# gets a unit name of its own: a transient unit just stopped may still be
+# loaded, and systemd-run then refuses its name ("already loaded").
+sims=0
 start_sim() { # REVISION
-	systemctl stop fota-sim.service >/dev/null 2>&1
-	systemctl reset-failed fota-sim.service >/dev/null 2>&1
+	if ((sims > 0)); then
+		systemctl stop "fota-sim-$sims.service" >/dev/null 2>&1
+	fi
+	sims=$((sims + 1))
 	mkdir -p /run/fota-sim
-	systemd-run -q --unit=fota-sim --service-type=exec "$sim" --link "$link" \
+	systemd-run -q --unit="fota-sim-$sims" --service-type=exec "$sim" --link "$link" \
 		--log "$results/sim.log" --revision "$1" --reboot-ms 500 --update-ms 4000 \
 		--download-ms 1000 &&
 		wait_for 10 test -e "$link"
@@ -211,7 +216,7 @@ else
 fi
 
 # ---- purge removes the state
-systemctl stop quectel-fotad.service fota-sim.service
+systemctl stop quectel-fotad.service "fota-sim-$sims.service"
 rm -f /etc/quectel-fotad/update.env
 check "apt purges the package" apt-get purge -y -q quectel-fotad
 check "purge removed /var/lib/quectel-fotad" test ! -e /var/lib/quectel-fotad
