@@ -29,18 +29,19 @@ fi
 
 mkdir -p "$cachedir"
 work=$(mktemp -d "$cachedir/.rootfs.XXXXXX")
+# apt downloads as user _apt, which must reach the scratch root inside.
+chmod 0755 "$work"
 # --one-file-system: never into a /proc or /sys a killed build left mounted.
 trap 'rm -rf --one-file-system "$work"' EXIT
 began=$(date +%s)
 echo "make-rootfs: mmdebstrap bookworm from $mirror with $packages" >&2
-# mmdebstrap installs with apt, in one dpkg run, instead of debootstrap's
-# package-by-package shell: minutes become about one. The hooks make /usr
-# merged as debootstrap does (else apt pulls usrmerge and perl) and run dpkg
-# under eatmydata: a throwaway root needs no fsync. TMPDIR: its scratch
-# root lives beside the tarball, not in a /tmp that may be a small tmpfs.
-hooks=/usr/share/mmdebstrap/hooks
+# mmdebstrap installs with apt and dpkg in a few batched runs, not with
+# debootstrap's package-by-package shell: ten minutes became about one. The
+# hook makes /usr merged as debootstrap does (else apt pulls usrmerge and
+# perl). TMPDIR: its scratch root lives beside the tarball, not in a /tmp
+# that may be a small tmpfs.
 if ! TMPDIR=$work mmdebstrap --variant=minbase --include="$packages" \
-	--hook-dir="$hooks/merged-usr" --hook-dir="$hooks/eatmydata" \
+	--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
 	bookworm "$work/rootfs.tar" "$mirror" >"$work/mmdebstrap.log" 2>&1; then
 	tail -n 30 "$work/mmdebstrap.log" >&2
 	echo "make-rootfs: mmdebstrap failed (is $mirror reachable?)" >&2
