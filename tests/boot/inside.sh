@@ -69,7 +69,6 @@ R1=EC200TCNDAR02A01M16 R2=EC200TCNDAR02A02M16 R3=EC200TCNDAR02A03M16
 R4=EC200TCNDAR02A04M16 R5=EC200TCNDAR02A05M16
 
 # ---- the package
-begin=$(cursor)
 if apt-get install -y -q /root/quectel-fotad_*.deb >"$results/apt.log" 2>&1; then
 	ok "apt installs the package: $(dpkg-query -W -f='${Package} ${Version}' quectel-fotad)"
 else
