@@ -47,12 +47,17 @@ state() { busctl get-property "${bus[@]}" org.quectel.Fota1 State | sed 's/^s "\
 
 # The simulator as a service of its own; the daemon reaches it through the
 # link. A pty keeps TIOCEXCL while its master is open, so a daemon started
-# anew (not resumed by the modem's reboot) needs a fresh simulator.
+# anew (not resumed by the modem's reboot) needs a fresh simulator. Each
+# gets a unit name of its own: a transient unit just stopped may still be
+# loaded, and systemd-run then refuses its name ("already loaded").
+sims=0
 start_sim() { # REVISION
-	systemctl stop fota-sim.service >/dev/null 2>&1
-	systemctl reset-failed fota-sim.service >/dev/null 2>&1
+	if ((sims > 0)); then
+		systemctl stop "fota-sim-$sims.service" >/dev/null 2>&1
+	fi
+	sims=$((sims + 1))
 	mkdir -p /run/fota-sim
-	systemd-run -q --unit=fota-sim --service-type=exec "$sim" --link "$link" \
+	systemd-run -q --unit="fota-sim-$sims" --service-type=exec "$sim" --link "$link" \
 		--log "$results/sim.log" --revision "$1" --reboot-ms 500 --update-ms 4000 \
 		--download-ms 1000 &&
 		wait_for 10 test -e "$link"
@@ -64,7 +69,6 @@ R1=EC200TCNDAR02A01M16 R2=EC200TCNDAR02A02M16 R3=EC200TCNDAR02A03M16
 R4=EC200TCNDAR02A04M16 R5=EC200TCNDAR02A05M16
 
 # ---- the package
-begin=$(cursor)
 if apt-get install -y -q /root/quectel-fotad_*.deb >"$results/apt.log" 2>&1; then
 	ok "apt installs the package: $(dpkg-query -W -f='${Package} ${Version}' quectel-fotad)"
 else
@@ -100,7 +104,7 @@ make_package "$R3" "$R4" a04.bin
 make_package "$R4" "$R5" a05.bin
 chmod -R a+rX "$www"
 systemd-run -q --unit=fota-http --service-type=exec \
-	python3 -m http.server --bind 127.0.0.1 --directory "$www" "$http_port"
+	busybox httpd -f -p "127.0.0.1:$http_port" -h "$www"
 start_sim "$R1" || fail "the simulator starts"
 
 # ---- service: active, READY=1 (STATUS=Ready reached systemd), clean status
@@ -211,7 +215,7 @@ else
 fi
 
 # ---- purge removes the state
-systemctl stop quectel-fotad.service fota-sim.service
+systemctl stop quectel-fotad.service "fota-sim-$sims.service"
 rm -f /etc/quectel-fotad/update.env
 check "apt purges the package" apt-get purge -y -q quectel-fotad
 check "purge removed /var/lib/quectel-fotad" test ! -e /var/lib/quectel-fotad

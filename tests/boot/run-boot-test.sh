@@ -5,8 +5,9 @@
 # a gateway runs it: service, D-Bus activation, bus policy, unattended
 # update, sandbox, restart mid-job, exposure score, spool, purge.
 #   run-boot-test.sh SRCDIR FOTA_MODEM_SIM OUTDIR
-# The root tarball is cached under /var/tmp (built with debootstrap when
-# absent, while the package builds). Results: OUTDIR/results.
+# The root tarball is cached in $FOTA_BOOT_CACHE (default /var/tmp), built
+# with mmdebstrap when absent, while the package builds. Results:
+# OUTDIR/results.
 set -u
 srcdir=$1
 sim=$2
@@ -15,7 +16,7 @@ here=$(dirname "$(readlink -f "$0")")
 start=$SECONDS
 elapsed() { echo "boot test: $*, elapsed $((SECONDS - start)) s"; }
 
-for tool in systemd-nspawn debootstrap dpkg-buildpackage; do
+for tool in systemd-nspawn mmdebstrap dpkg-buildpackage; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "$tool is not installed (scripts/install-deps): skipping"
 		exit 77
@@ -35,7 +36,7 @@ mkdir -p "$out/results"
 
 # The package's dependencies and the simulator's (libcurl4) go into the
 # tarball, so that apt installs the .deb without the network.
-"$here/make-rootfs.sh" /var/tmp libglib2.0-0 libsystemd0 libudev1 libcurl4 \
+"$here/make-rootfs.sh" "${FOTA_BOOT_CACHE:-/var/tmp}" libglib2.0-0 libsystemd0 libudev1 libcurl4 \
 	>"$out/rootfs.path" 2>"$out/rootfs.log" &
 rootfs_job=$!
 if ! deb=$("$here/build-deb.sh" "$srcdir" "$out/deb"); then
@@ -50,10 +51,11 @@ if ! wait "$rootfs_job"; then
 	exit 1
 fi
 tarball=$(cat "$out/rootfs.path")
+cat "$out/rootfs.log"
 elapsed "root tarball $tarball ready"
 
 mkdir -m 0755 "$root"
-tar -C "$root" -xzf "$tarball"
+tar -C "$root" -xf "$tarball"
 # dbus-daemon (user messagebus) must traverse /.
 chmod 0755 "$root"
 cp "$deb" "$root/root/"
