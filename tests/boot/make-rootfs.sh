@@ -23,6 +23,7 @@ key=$({
 # the cache is local.
 tarball=$cachedir/quectel-fotad-boot-bookworm-$key.tar
 if [ -s "$tarball" ]; then
+	touch -a "$tarball"
 	echo "$tarball"
 	exit 0
 fi
@@ -49,5 +50,9 @@ if ! TMPDIR=$work mmdebstrap --variant=minbase --include="$packages" \
 fi
 # Built under a temporary name: a concurrent run never sees half a file.
 mv "$work/rootfs.tar" "$tarball"
+# Each recipe leaves a tarball of about 160 MB: the ones no run has used
+# for a week go (a run of another branch still finds its own).
+find "$cachedir" -maxdepth 1 -name 'quectel-fotad-boot-bookworm-*' ! -newer "$tarball" \
+	-atime +7 -delete 2>/dev/null || true
 echo "make-rootfs: built in $(($(date +%s) - began)) s" >&2
 echo "$tarball"
