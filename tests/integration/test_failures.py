@@ -17,7 +17,11 @@ class FailureTest(fotatest.FotaTestCase):
     start_daemon = False  # each test picks the simulator's fault switches
 
     def begin(self, *flags, model=None, revision=None):
-        self.start_sim(list(flags), model=model, revision=revision)
+        # The update's END,<code> comes 1.5 s after the modem's reboot (a
+        # real one takes far longer): with the default 0.3 s a daemon slowed
+        # by ASan opened the new port after the modem had said it and
+        # rebooted again, and could only judge by the revision.
+        self.start_sim(['--update-ms', '1500'] + list(flags), model=model, revision=revision)
         self.restart_daemon()
 
     def expect_failure(self, job, error, code=None, message=None, timeout=45):
