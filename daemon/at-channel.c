@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -32,6 +34,9 @@ G_DEFINE_QUARK(at - error - quark, at_error)
 /* Reads per wake-up: bounded so a flooding port cannot starve the rest of
  * the main loop. */
 #define READS_PER_WAKE 16
+/* Interrupts the stream worker's blocked write (see at-channel.h). */
+#define STOP_SIGNAL    (SIGRTMIN + 2)
+#define STOP_RESEND_MS 5
 
 /* The worker's one buffer: the stream's memory, whatever the package size. */
 #define STREAM_BUFFER      (64 * 1024)
@@ -56,8 +61,9 @@ typedef struct {
 struct _AtChannel {
 	GObject parent_instance;
 
-	int fd;        /* -1 once closed or lost */
-	gboolean lost; /* closed because the port hung up, not by us */
+	int fd;            /* -1 once closed or lost */
+	gboolean lost;     /* closed because the port hung up, not by us */
+	gboolean blocking; /* O_NONBLOCK cleared: a stream is writing */
 	guint late_reply_grace_ms;
 	AtFramer framer;
 	GSource *in_source;
@@ -213,6 +219,25 @@ port_lost(AtChannel *self, const char *fmt, ...)
 	shut_down(self, AT_ERROR_PORT_LOST, why);
 	error = g_error_new_literal(AT_ERROR, AT_ERROR_PORT_LOST, why);
 	g_signal_emit(self, signals[SIGNAL_PORT_LOST], 0, error);
+}
+
+/* O_NONBLOCK belongs to the open file, which the stream worker's dup()
+ * shares: cleared for its writes, set again once it is joined. */
+static gboolean
+port_set_blocking(AtChannel *self, gboolean blocking)
+{
+	int flags;
+
+	if (self->fd < 0 || self->blocking == blocking)
+		return self->blocking == blocking;
+	flags = fcntl(self->fd, F_GETFL);
+	if (flags < 0 ||
+	    fcntl(self->fd, F_SETFL, blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK) < 0) {
+		g_debug("changing O_NONBLOCK on the port failed: %s", g_strerror(errno));
+		return FALSE;
+	}
+	self->blocking = blocking;
+	return TRUE;
 }
 
 /* Writes what the port takes now. Returns the bytes written (0 when it is
@@ -550,7 +575,10 @@ on_input(int fd, GIOCondition condition, gpointer user_data)
 	g_autoptr(AtChannel) keep = g_object_ref(self);
 	guint8 buf[READ_CHUNK];
 
-	for (guint i = 0; i < READS_PER_WAKE && !is_closed(self); i++) {
+	/* While the port blocks (a stream), a second read could wait. */
+	guint reads = self->blocking ? 1 : READS_PER_WAKE;
+
+	for (guint i = 0; i < reads && !is_closed(self); i++) {
 		gssize n = read(fd, buf, sizeof(buf));
 		if (n > 0) {
 			at_framer_feed(&self->framer, buf, (gsize)n, on_line, self);
@@ -608,17 +636,24 @@ update_out_watch(AtChannel *self)
  * by the main loop) and @sent (read by the main loop under @sent_lock). It
  * writes to its own dup() of the tty, so a close or hang-up on the main loop
  * never leaves it writing to a closed or reused fd number; the main loop
- * joins it before it closes the channel's fd. */
+ * joins it before it closes the channel's fd.
+ *
+ * Its writes block (the channel clears O_NONBLOCK while it streams): the
+ * kernel then waits for the port inside one write(), where a poll() and a
+ * write() per few KiB the tty frees cost more CPU than the rest of the
+ * stream. A write that would wait for ever (flow control, a modem that
+ * stopped reading) is interrupted by STOP_SIGNAL, sent to the worker alone:
+ * it then returns the bytes it wrote, so @sent stays exact. */
 typedef struct {
 	int src_fd;  /* dup() of the package fd: pread() only */
 	int tty_fd;  /* dup() of the channel's fd */
-	int wake_fd; /* eventfd: the main loop asks the worker to stop */
 	int done_fd; /* eventfd: the worker has ended */
 	guint64 length;
 	char *expected_sha256; /* lower case, or NULL */
 	AtStreamPacing pacing;
 	guint8 *buf;
-	GThread *thread;
+	pthread_t thread;
+	gboolean running; /* @thread is to be joined */
 	gint stop;
 	GMutex sent_lock;
 	guint64 sent;
@@ -675,32 +710,8 @@ worker_fail_port(StreamWorker *w, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Waits until the port takes output; FALSE when asked to stop or the port
- * failed. */
-static gboolean
-worker_wait_writable(StreamWorker *w)
-{
-	struct pollfd fds[2] = {{.fd = w->tty_fd, .events = POLLOUT},
-	                        {.fd = w->wake_fd, .events = POLLIN}};
-
-	for (;;) {
-		if (poll(fds, G_N_ELEMENTS(fds), -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			worker_fail_port(w, "waiting for the port failed: %s", g_strerror(errno));
-			return FALSE;
-		}
-		if (fds[1].revents != 0)
-			return FALSE;
-		if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			worker_fail_port(w, "the port hung up");
-			return FALSE;
-		}
-		return TRUE;
-	}
-}
-
-/* Writes all @len bytes, waiting for the port as needed. */
+/* Writes all @len bytes; the write blocks while the port is full, until
+ * worker_join()'s signal. */
 static gboolean
 worker_write(StreamWorker *w, const guint8 *p, gsize len)
 {
@@ -714,15 +725,9 @@ worker_write(StreamWorker *w, const guint8 *p, gsize len)
 			worker_add_sent(w, (gsize)n);
 			p += n;
 			len -= (gsize)n;
-			/* A short write means the port is full: wait for it
-			 * rather than spend a write on EAGAIN. */
-			if (len > 0 && !worker_wait_writable(w))
-				return FALSE;
-		} else if (n < 0 && errno == EAGAIN) {
-			if (!worker_wait_writable(w))
-				return FALSE;
-		} else if (n < 0 && errno != EINTR) {
-			worker_fail_port(w, "writing to the port failed: %s", g_strerror(errno));
+		} else if (n == 0 || errno != EINTR) {
+			worker_fail_port(w, "writing to the port failed: %s",
+			                 n == 0 ? "it took no byte" : g_strerror(errno));
 			return FALSE;
 		}
 	}
@@ -860,11 +865,16 @@ worker_run(StreamWorker *w)
 	w->complete = TRUE;
 }
 
-static gpointer
-worker_thread(gpointer user_data)
+static void *
+worker_thread(void *user_data)
 {
 	StreamWorker *w = user_data;
+	sigset_t others;
 
+	/* The daemon's signals are the main loop's. */
+	sigfillset(&others);
+	sigdelset(&others, STOP_SIGNAL);
+	pthread_sigmask(SIG_SETMASK, &others, NULL);
 	worker_run(w);
 	eventfd_write(w->done_fd, 1);
 	return NULL;
@@ -878,17 +888,32 @@ close_fd(int *fd)
 	*fd = -1;
 }
 
-/* Asks the worker to stop and waits for it: a few milliseconds at most, as
- * every wait in it also watches @wake_fd or is a short sleep. Afterwards
- * nothing writes to the port. */
+static gboolean
+worker_ended(StreamWorker *w, int timeout_ms)
+{
+	struct pollfd done = {.fd = w->done_fd, .events = POLLIN};
+
+	return poll(&done, 1, timeout_ms) > 0;
+}
+
+/* Stops the worker and waits for it: a write blocked on the port is
+ * interrupted, and every other wait in it is a short sleep or a read of
+ * the package. The signal is sent again until the worker has ended, as one
+ * that came just before its write() began is lost. Afterwards nothing
+ * writes to the port. */
 static void
 worker_join(StreamWorker *w)
 {
-	if (w->thread == NULL)
+	if (!w->running)
 		return;
 	g_atomic_int_set(&w->stop, 1);
-	eventfd_write(w->wake_fd, 1);
-	g_thread_join(g_steal_pointer(&w->thread));
+	while (!worker_ended(w, 0)) {
+		pthread_kill(w->thread, STOP_SIGNAL);
+		if (worker_ended(w, STOP_RESEND_MS))
+			break;
+	}
+	pthread_join(w->thread, NULL);
+	w->running = FALSE;
 	close_fd(&w->tty_fd);
 	close_fd(&w->src_fd);
 }
@@ -897,7 +922,6 @@ static void
 worker_free(StreamWorker *w)
 {
 	worker_join(w);
-	close_fd(&w->wake_fd);
 	close_fd(&w->done_fd);
 	g_mutex_clear(&w->sent_lock);
 	g_free(w->expected_sha256);
@@ -918,26 +942,55 @@ worker_new(const AtStreamSource *source, const char *expected_sha256)
 	w->length = source->length;
 	w->expected_sha256 = g_strdup(expected_sha256);
 	w->pacing = source->pacing;
-	w->src_fd = w->tty_fd = w->wake_fd = w->done_fd = -1;
+	w->src_fd = w->tty_fd = w->done_fd = -1;
 	return w;
+}
+
+static void
+on_stop_signal(G_GNUC_UNUSED int signum)
+{
+}
+
+/* Once per process: the handler only makes a blocked write() return, so no
+ * SA_RESTART. */
+static void
+install_stop_signal(void)
+{
+	static gsize installed = 0;
+
+	if (g_once_init_enter(&installed)) {
+		struct sigaction sa = {.sa_handler = on_stop_signal};
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(STOP_SIGNAL, &sa, NULL);
+		g_once_init_leave(&installed, 1);
+	}
 }
 
 /* Opens the worker's own fds and starts it. */
 static gboolean
 worker_start(StreamWorker *w, int src_fd, int tty_fd, GError **error)
 {
+	int err;
+
 	w->src_fd = fcntl(src_fd, F_DUPFD_CLOEXEC, 0);
 	w->tty_fd = fcntl(tty_fd, F_DUPFD_CLOEXEC, 0);
-	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	w->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (w->src_fd < 0 || w->tty_fd < 0 || w->wake_fd < 0 || w->done_fd < 0) {
+	if (w->src_fd < 0 || w->tty_fd < 0 || w->done_fd < 0) {
 		g_set_error(error, AT_ERROR, AT_ERROR_IO, "cannot start the stream: %s",
 		            g_strerror(errno));
 		return FALSE;
 	}
 	w->buf = g_malloc(STREAM_BUFFER);
-	w->thread = g_thread_try_new("at-stream", worker_thread, w, error);
-	return w->thread != NULL;
+	install_stop_signal();
+	err = pthread_create(&w->thread, NULL, worker_thread, w);
+	if (err != 0) {
+		g_set_error(error, AT_ERROR, AT_ERROR_IO, "cannot start the stream's thread: %s",
+		            g_strerror(err));
+		return FALSE;
+	}
+	w->running = TRUE;
+	return TRUE;
 }
 
 /* ---- Raw stream: the main loop side ------------------------------------ */
@@ -994,6 +1047,7 @@ stream_end(AtChannel *self, GError *reason)
 	destroy_source(&data->done_source);
 	destroy_source(&data->progress_source);
 	destroy_source(&data->cancel_source);
+	port_set_blocking(self, FALSE);
 	if (w->complete) {
 		stream_report_progress(data, w->sent);
 		g_task_return_boolean(task, TRUE);
@@ -1018,6 +1072,7 @@ stream_stop_worker(AtChannel *self)
 		return;
 	data = g_task_get_task_data(self->stream);
 	worker_join(data->worker);
+	port_set_blocking(self, FALSE);
 }
 
 static gboolean
@@ -1124,7 +1179,13 @@ stream_prepare(AtChannel *self, GTask *task, const AtStreamSource *source)
 	}
 	w = worker_new(source, expected);
 	normalise_pacing(&w->pacing);
-	if (!worker_start(w, source->fd, self->fd, &error)) {
+	if (!port_set_blocking(self, TRUE) || !worker_start(w, source->fd, self->fd, &error)) {
+		if (error == NULL)
+			g_set_error(&error, AT_ERROR, AT_ERROR_IO,
+			            "cannot make the port's writes blocking: %s",
+			            g_strerror(errno));
+		g_clear_pointer(&w, worker_free);
+		port_set_blocking(self, FALSE);
 		g_task_return_error(task, error);
 		return NULL;
 	}

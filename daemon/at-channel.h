@@ -77,7 +77,10 @@ typedef void (*AtStreamProgressFunc)(guint64 sent, guint64 total, gpointer user_
  * (memory does not follow the package size), hashes it, and writes exactly
  * the bytes it hashed: the modem receives what was checked even if another
  * process moves the fd's offset or rewrites the file. Hardware flow control:
- * writes as fast as the port takes them (poll() for POLLOUT). Paced: at most
+ * writes as fast as the port takes them (blocking writes: the port's
+ * O_NONBLOCK is cleared while a stream runs, and the worker's write is
+ * interrupted by the real-time signal SIGRTMIN+2, which the channel
+ * handles and nothing else in the process may use). Paced: at most
  * @pacing.max_write bytes per write (at most 32, default 32) at
  * @pacing.rate bytes per second against CLOCK_MONOTONIC; a writer that
  * fell behind catches up by at most 100 ms worth of bytes.
