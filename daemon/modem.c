@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "modem-finder.h"
+#include "modem-identify.h"
 #include "port-lock.h"
 #include "qind-parse.h"
 #include "serial-port.h"
@@ -102,225 +103,25 @@ modem_info_copy(const ModemInfo *info)
 	return copy;
 }
 
-/* ---- identification: ATE0, ATI, [AT+QGMR], AT+CGSN, AT+QFOTADL=? ---- */
-
-typedef enum {
-	STEP_ECHO_OFF,
-	STEP_ATI,
-	STEP_QGMR, /* only when ATI had no revision line */
-	STEP_CGSN,
-	STEP_RANGES,
-	STEP_DONE,
-} IdentifyStep;
-
-static const char *const step_commands[] = {
-        [STEP_ECHO_OFF] = "ATE0",       [STEP_ATI] = "ATI",
-        [STEP_QGMR] = "AT+QGMR",        [STEP_CGSN] = "AT+CGSN",
-        [STEP_RANGES] = "AT+QFOTADL=?",
-};
-
-typedef struct {
-	ModemInfo *info;
-	IdentifyStep step;
-	AtChannel *channel;
-} IdentifyData;
-
-static void
-identify_data_free(IdentifyData *data)
-{
-	modem_info_free(data->info);
-	g_clear_object(&data->channel);
-	g_free(data);
-}
-
-static const char *
-first_line(const AtResponse *response)
-{
-	return response->lines != NULL && response->lines[0] != NULL ? response->lines[0] : NULL;
-}
-
-static char *
-strip_prefix(const char *line, const char *prefix)
-{
-	g_autofree char *copy = NULL;
-
-	if (line == NULL)
-		return g_strdup("");
-	if (g_str_has_prefix(line, prefix))
-		line += strlen(prefix);
-	copy = g_strdup(line);
-	g_strstrip(copy);
-	/* some firmwares quote the IMEI */
-	if (copy[0] == '"' && strlen(copy) >= 2 && copy[strlen(copy) - 1] == '"') {
-		copy[strlen(copy) - 1] = '\0';
-		return g_strdup(copy + 1);
-	}
-	return g_steal_pointer(&copy);
-}
-
-static gboolean
-apply_ati(ModemInfo *info, const AtResponse *response, GError **error)
-{
-	const char *const *lines = (const char *const *)response->lines;
-	g_autoptr(GError) local = NULL;
-
-	g_free(info->manufacturer);
-	info->manufacturer = g_strdup(first_line(response) ? first_line(response) : "");
-	g_free(info->model);
-	info->model = at_parse_model(lines, &local);
-	if (info->model == NULL) {
-		g_set_error(error, MODEM_ERROR, MODEM_ERROR_IDENTIFY,
-		            "cannot read the model from ATI: %s", local->message);
-		return FALSE;
-	}
-	info->kind = at_parse_upgrade_kind(info->model);
-	g_free(info->revision);
-	info->revision = at_parse_revision(lines, NULL); /* NULL: AT+QGMR is asked next */
-	return TRUE;
-}
-
-static gboolean
-apply_qgmr(ModemInfo *info, const AtResponse *response, GError **error)
-{
-	g_autoptr(GError) local = NULL;
-
-	info->revision = at_parse_revision((const char *const *)response->lines, &local);
-	if (info->revision == NULL) {
-		g_set_error(error, MODEM_ERROR, MODEM_ERROR_IDENTIFY,
-		            "cannot read the revision from ATI or AT+QGMR: %s", local->message);
-		return FALSE;
-	}
-	return TRUE;
-}
-
-static void
-apply_ranges(ModemInfo *info, const AtResponse *response)
-{
-	g_autoptr(GError) local = NULL;
-	const char *line = first_line(response);
-
-	g_clear_pointer(&info->qfotadl_ranges, g_free);
-	info->ranges_valid = FALSE;
-	if (line == NULL)
-		return;
-	info->qfotadl_ranges = strip_prefix(line, "+QFOTADL:");
-	info->ranges_valid = at_parse_qfotadl_ranges(line, &info->ranges, &local);
-	if (!info->ranges_valid)
-		g_warning("Modem: cannot parse the AT+QFOTADL=? answer '%s': %s", line,
-		          local->message);
-}
-
-/* Applies one step's answer; FALSE ends the identification with @error.
- * Steps that only add detail (echo, IMEI, ranges) never fail it. */
-static gboolean
-apply_step(IdentifyData *data, const AtResponse *response, const GError *cmd_error, GError **error)
-{
-	switch (data->step) {
-	case STEP_ECHO_OFF:
-		return TRUE;
-	case STEP_ATI:
-	case STEP_QGMR:
-		if (cmd_error != NULL) {
-			/* the channel's message names the command */
-			g_set_error_literal(error, MODEM_ERROR, MODEM_ERROR_IDENTIFY,
-			                    cmd_error->message);
-			return FALSE;
-		}
-		if (data->step == STEP_ATI)
-			return apply_ati(data->info, response, error);
-		return apply_qgmr(data->info, response, error);
-	case STEP_CGSN:
-		g_free(data->info->imei);
-		data->info->imei =
-		        cmd_error ? g_strdup("") : strip_prefix(first_line(response), "+CGSN:");
-		return TRUE;
-	case STEP_RANGES:
-		if (cmd_error == NULL)
-			apply_ranges(data->info, response);
-		else
-			g_warning("Modem: AT+QFOTADL=? failed: %s", cmd_error->message);
-		return TRUE;
-	case STEP_DONE:
-		break;
-	}
-	return TRUE;
-}
-
-static void identify_next(GTask *task);
-
-static void
-identify_reply(GObject *source, GAsyncResult *result, gpointer user_data)
-{
-	g_autoptr(GTask) task = user_data;
-	IdentifyData *data = g_task_get_task_data(task);
-	g_autoptr(AtResponse) response = NULL;
-	g_autoptr(GError) cmd_error = NULL;
-	GError *error = NULL;
-
-	response = at_channel_command_finish(AT_CHANNEL(source), result, &cmd_error);
-	if (cmd_error != NULL && (g_error_matches(cmd_error, AT_ERROR, AT_ERROR_PORT_LOST) ||
-	                          g_error_matches(cmd_error, AT_ERROR, AT_ERROR_CLOSED))) {
-		g_task_return_new_error(task, MODEM_ERROR, MODEM_ERROR_ABSENT,
-		                        "the modem port went away during %s",
-		                        step_commands[data->step]);
-		return;
-	}
-	if (!apply_step(data, response, cmd_error, &error)) {
-		g_task_return_error(task, error);
-		return;
-	}
-	data->step++;
-	if (data->step == STEP_QGMR && data->info->revision != NULL)
-		data->step++;
-	identify_next(g_steal_pointer(&task));
-}
-
-static void
-identify_next(GTask *task)
-{
-	FotaModem *self = g_task_get_source_object(task);
-	IdentifyData *data = g_task_get_task_data(task);
-
-	if (data->step == STEP_DONE) {
-		g_task_return_pointer(task, modem_info_copy(data->info),
-		                      (GDestroyNotify)modem_info_free);
-		g_object_unref(task);
-		return;
-	}
-	at_channel_command(data->channel, step_commands[data->step],
-	                   self->config->timeouts.command_ms, g_task_get_cancellable(task),
-	                   identify_reply, task);
-}
-
 /* ATE0, ATI, [AT+QGMR], AT+CGSN, AT+QFOTADL=? on the current channel. Only
  * the modem itself (its boot probe) and a lease holder call this. */
 static void
 identify(FotaModem *self, GCancellable *cancellable, GAsyncReadyCallback callback,
          gpointer user_data)
 {
-	GTask *task = g_task_new(self, cancellable, callback, user_data);
-	IdentifyData *data;
+	ModemInfo seed = {
+	        .port = self->path, .port_identity = self->identity, .flow = self->config->flow};
 
 	if (self->channel == NULL) {
 		g_autofree char *why = modem_describe_absence(self);
+		GTask *task = g_task_new(self, cancellable, callback, user_data);
+
 		g_task_return_new_error(task, MODEM_ERROR, MODEM_ERROR_ABSENT, "%s", why);
 		g_object_unref(task);
 		return;
 	}
-	data = g_new0(IdentifyData, 1);
-	data->info = g_new0(ModemInfo, 1);
-	data->info->port = g_strdup(self->path);
-	data->info->port_identity = g_strdup(self->identity);
-	data->info->flow = self->config->flow;
-	data->channel = g_object_ref(self->channel);
-	g_task_set_task_data(task, data, (GDestroyNotify)identify_data_free);
-	identify_next(task);
-}
-
-static ModemInfo *
-identify_finish(GAsyncResult *result, GError **error)
-{
-	return g_task_propagate_pointer(G_TASK(result), error);
+	modem_identify_run(self->channel, &seed, self->config->timeouts.command_ms, cancellable,
+	                   callback, user_data);
 }
 
 /* A successful identification of the current channel: cache it, and the
@@ -807,7 +608,7 @@ holder_identified(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	g_autoptr(GTask) task = user_data;
 	GError *error = NULL;
-	ModemInfo *info = identify_finish(result, &error);
+	ModemInfo *info = modem_identify_run_finish(result, &error);
 
 	if (info == NULL) {
 		g_task_return_error(task, error);
@@ -934,11 +735,11 @@ probe_over(FotaModem *self)
 static void
 identified(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	FotaModem *self = FOTA_MODEM(source);
+	FotaModem *self = user_data; /* alive: the cancellable dies with the channel or us */
 	g_autoptr(ModemInfo) info = NULL;
 	g_autoptr(GError) error = NULL;
 
-	info = identify_finish(result, &error);
+	info = modem_identify_run_finish(result, &error);
 	if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(result))))
 		return; /* the port went away meanwhile and "lost" was emitted */
 	if (info != NULL)
@@ -966,7 +767,7 @@ probe_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 	if (channel_gone(error))
 		return;
 	if (error == NULL) {
-		identify(self, self->cancellable, identified, NULL);
+		identify(self, self->cancellable, identified, self);
 		return;
 	}
 	if (g_get_monotonic_time() < self->settle_end_us) {
