@@ -575,11 +575,14 @@ on_input(int fd, GIOCondition condition, gpointer user_data)
 	g_autoptr(AtChannel) keep = g_object_ref(self);
 	guint8 buf[READ_CHUNK];
 
-	/* While the port blocks (a stream), a second read could wait. */
-	guint reads = self->blocking ? 1 : READS_PER_WAKE;
+	for (guint i = 0; i < READS_PER_WAKE && !is_closed(self); i++) {
+		gssize n;
 
-	for (guint i = 0; i < reads && !is_closed(self); i++) {
-		gssize n = read(fd, buf, sizeof(buf));
+		/* While the port blocks (a stream, which a line just read may
+		 * have started), a read without a poll before it could wait. */
+		if (i > 0 && self->blocking)
+			break;
+		n = read(fd, buf, sizeof(buf));
 		if (n > 0) {
 			at_framer_feed(&self->framer, buf, (gsize)n, on_line, self);
 			continue;
