@@ -17,11 +17,12 @@ class FailureTest(fotatest.FotaTestCase):
     start_daemon = False  # each test picks the simulator's fault switches
 
     def begin(self, *flags, model=None, revision=None):
-        # The update's END,<code> comes 1.5 s after the modem's reboot (a
-        # real one takes far longer): with the default 0.3 s a daemon slowed
-        # by ASan opened the new port after the modem had said it and
-        # rebooted again, and could only judge by the revision.
-        self.start_sim(['--update-ms', '1500'] + list(flags), model=model, revision=revision)
+        # The modem checks the package 1.5 s, and updates 1.5 s, after its
+        # reboot (a real one takes far longer): with the simulator's defaults a
+        # daemon slowed by ASan opened the new port after the modem had said
+        # END,506 and rebooted again, and could only judge by the revision.
+        self.start_sim(['--check-ms', '1500', '--update-ms', '1500'] + list(flags),
+                       model=model, revision=revision)
         self.restart_daemon()
 
     def expect_failure(self, job, error, code=None, message=None, timeout=45):
