@@ -153,9 +153,19 @@ on_job_finished(FotaJob *job, gpointer user_data)
 	self->last = job_record_copy(fota_job_get_record(job));
 	g_signal_handlers_disconnect_by_data(job, self);
 	g_clear_object(&self->job);
-	job_neighbours_final(self->neighbours, self->last);
-	power_restored(self);
+	if (job_neighbours_final(self->neighbours, self->last))
+		power_restored(self);
 	g_signal_emit(self, signals[SIGNAL_FINISHED], 0);
+}
+
+/* Written back later: the device had been away at the job's end or start. */
+static void
+on_power_restored(JobNeighbours *neighbours, gpointer user_data)
+{
+	JobManager *self = user_data;
+
+	if (self->last != NULL)
+		power_restored(self);
 }
 
 /* The last job ended, but its "finished" is still on its way: deliver it
@@ -658,8 +668,8 @@ job_manager_load(JobManager *self)
 		job_progress_unreadable(self->last, error->message, g_get_real_time());
 	} else if (record != NULL && fota_state_is_final(record->state)) {
 		self->last = record;
-		job_neighbours_restore_power(self->neighbours, record);
-		power_restored(self);
+		if (job_neighbours_restore_power(self->neighbours, record))
+			power_restored(self);
 		/* a cancel's reset may still be on its way (a restart right after) */
 		if (record->reset_us != 0 && g_strcmp0(record->boot_id, self->boot_id) == 0)
 			modem_expect_reset(self->modem,
@@ -686,6 +696,8 @@ job_manager_new(const FotadConfig *config, FotaModem *modem, JobStore *store,
 	self->config = config;
 	self->modem = g_object_ref(modem);
 	self->neighbours = g_object_ref(neighbours);
+	g_signal_connect_object(neighbours, "power-restored", G_CALLBACK(on_power_restored), self,
+	                        0);
 	self->store = store;
 	self->boot_id = g_strdup(boot_id);
 	return self;

@@ -26,6 +26,12 @@ struct _JobNeighbours {
 	JobLockMode lock_mode; /* the lock wanted now */
 	LogindInhibitor *lock; /* the one held */
 
+	/* The last job's power/control value that could not be written back
+	 * (its device away, or refusing), as its record keeps it, and where. */
+	char *power_syspath;
+	char *power_value;
+	gboolean power_taken; /* a beginning job on that device holds it too */
+
 	gboolean mm_manages;  /* the last look found our modem among ModemManager's */
 	gboolean owner_known; /* the first look at who has the port between jobs is done */
 	gboolean mm_grace;    /* ModemManager (re)appeared or got the modem back: its probe runs */
@@ -128,7 +134,7 @@ log_mm_error(JobNeighbours *self, const GError *error)
 
 /* ---- the idle port: ModemManager's while it manages the modem ---- */
 
-enum { SIGNAL_SETTLED, N_SIGNALS };
+enum { SIGNAL_SETTLED, SIGNAL_POWER_RESTORED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void
@@ -304,6 +310,27 @@ lock_update(JobNeighbours *self, const JobRecord *record)
 /* ---- USB power ---- */
 
 static void
+power_forget(JobNeighbours *self)
+{
+	g_clear_pointer(&self->power_syspath, g_free);
+	g_clear_pointer(&self->power_value, g_free);
+	self->power_taken = FALSE;
+}
+
+/* The value from before the job, taken over from an earlier job that could
+ * not write it back: the device may hold our "on" now, and the new record
+ * replaces the one that keeps it on disk. */
+static void
+power_take_over(JobNeighbours *self, JobRecord *record, const char *syspath)
+{
+	if (self->power_value == NULL || record->usb_power_previous != NULL ||
+	    g_strcmp0(self->power_syspath, syspath) != 0)
+		return;
+	record->usb_power_previous = g_strdup(self->power_value);
+	self->power_taken = TRUE;
+}
+
+static void
 power_on(JobNeighbours *self, JobRecord *record, const char *syspath)
 {
 	g_autoptr(GError) error = NULL;
@@ -311,30 +338,85 @@ power_on(JobNeighbours *self, JobRecord *record, const char *syspath)
 
 	if (syspath == NULL)
 		return;
+	power_take_over(self, record, syspath);
 	previous = usb_power_force_on(syspath, &error);
 	if (previous == NULL) {
 		g_warning("USB power: %s", error->message);
 		return;
 	}
-	/* a resumed job keeps the value from before the first start */
+	/* a resumed job keeps the value from before the first start, a new
+	 * one the value it took over */
 	if (record->usb_power_previous == NULL)
 		record->usb_power_previous = g_steal_pointer(&previous);
 }
 
-static void
-power_restore(JobNeighbours *self, const JobRecord *record)
+/* Writes @record's value back: to the modem's USB device now, else to the
+ * one of the record's port (@syspath, NULL when neither is known). TRUE when
+ * there was nothing to write. */
+static gboolean
+power_restore(JobNeighbours *self, const JobRecord *record, char **syspath, GError **error)
 {
-	g_autofree char *syspath = NULL;
 	g_autofree char *tty = NULL;
-	g_autoptr(GError) error = NULL;
 
 	if (record == NULL || record->usb_power_previous == NULL)
+		return TRUE;
+	locate(self, record, syspath, &tty);
+	if (*syspath == NULL) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+		            "cannot write \"%s\" back to power/control: no USB device for port %s",
+		            record->usb_power_previous, record->port ? record->port : "(none)");
+		return FALSE;
+	}
+	return usb_power_restore(*syspath, record->usb_power_previous, error);
+}
+
+/* A final job's value: written back, or kept here to be tried again when
+ * the modem's port returns, as its record keeps it for the next start. */
+static gboolean
+power_restore_final(JobNeighbours *self, const JobRecord *record)
+{
+	g_autofree char *syspath = NULL;
+	g_autoptr(GError) error = NULL;
+
+	/* what was kept here is this record's value, from an earlier try */
+	power_forget(self);
+	if (power_restore(self, record, &syspath, &error))
+		return TRUE;
+	g_warning("USB power: %s; job %s keeps \"%s\" in its record until it is written back",
+	          error->message, record->id, record->usb_power_previous);
+	if (syspath != NULL) {
+		self->power_syspath = g_steal_pointer(&syspath);
+		self->power_value = g_strdup(record->usb_power_previous);
+	}
+	return FALSE;
+}
+
+/* The last job's value is on the device now: its record may drop it. */
+static void
+power_restored(JobNeighbours *self)
+{
+	power_forget(self);
+	g_signal_emit(self, signals[SIGNAL_POWER_RESTORED], 0);
+}
+
+/* The port is back and answers, so is its USB device: the value its absence
+ * kept is written back now. Never during a job: its device stays "on". */
+static void
+on_modem_ready(FotaModem *modem, gpointer user_data)
+{
+	JobNeighbours *self = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (self->job_active || self->power_value == NULL)
 		return;
-	locate(self, record, &syspath, &tty);
-	if (syspath == NULL)
-		return;
-	if (!usb_power_restore(syspath, record->usb_power_previous, &error))
-		g_warning("USB power: %s", error->message);
+	if (usb_power_restore(self->power_syspath, self->power_value, &error)) {
+		g_message("USB power: \"%s\" written back to %s now that the modem is back",
+		          self->power_value, self->power_syspath);
+		power_restored(self);
+	} else {
+		g_warning("USB power: %s; tried again when the port returns or at the next start",
+		          error->message);
+	}
 }
 
 /* ---- a job begins ---- */
@@ -488,6 +570,12 @@ job_neighbours_begin_finish(JobNeighbours *self, GAsyncResult *result)
 void
 job_neighbours_started(JobNeighbours *self, const JobRecord *record, gboolean resumed)
 {
+	/* @record replaces the one that kept a value not written back yet */
+	if (self->power_value != NULL && !self->power_taken)
+		g_warning("USB power: \"%s\" for %s is given up: job %s's record replaces the one "
+		          "that kept it",
+		          self->power_value, self->power_syspath, record->id);
+	power_forget(self);
 	self->journaled = record->state;
 	journal(self, resumed ? JOB_JOURNAL_RESUMED : JOB_JOURNAL_STARTED, record, NULL);
 }
@@ -523,14 +611,13 @@ uninhibit(JobNeighbours *self, char *uid)
 	mm_client_inhibit(self->mm, uid, FALSE, self->cancellable, uninhibited, uid);
 }
 
-/* Undoes job_neighbours_begin(). The port closes before ModemManager may
- * probe: the two never share it. */
+/* Undoes job_neighbours_begin() but for the USB power. The port closes
+ * before ModemManager may probe: the two never share it. */
 static void
 release(JobNeighbours *self, const JobRecord *record)
 {
 	self->job_active = FALSE;
 	lock_update(self, record);
-	power_restore(self, record);
 	if (self->mm != NULL && (self->inhibited_uid != NULL || mm_client_is_running(self->mm)))
 		leave_port_to_mm(self);
 	if (self->inhibited_uid != NULL)
@@ -550,23 +637,34 @@ final_event(FotaState state)
 	}
 }
 
-void
+gboolean
 job_neighbours_restore_power(JobNeighbours *self, const JobRecord *record)
 {
-	power_restore(self, record);
+	return power_restore_final(self, record);
 }
 
-void
+gboolean
 job_neighbours_final(JobNeighbours *self, const JobRecord *record)
 {
 	journal(self, final_event(record->state), record, record->message);
 	release(self, record);
+	return power_restore_final(self, record);
 }
 
+/* Its record is not the one on disk: a value it took over stays with the
+ * earlier record, dropped from it only once written back. */
 void
 job_neighbours_abandon(JobNeighbours *self, const JobRecord *record)
 {
+	g_autofree char *syspath = NULL;
+	g_autoptr(GError) error = NULL;
+
 	release(self, record);
+	if (!power_restore(self, record, &syspath, &error))
+		g_warning("USB power: %s (job %s, never started)", error->message, record->id);
+	else if (self->power_taken)
+		power_restored(self);
+	self->power_taken = FALSE;
 }
 
 void
@@ -660,6 +758,7 @@ job_neighbours_new(const FotadConfig *config, FotaModem *modem)
 
 	self->config = config;
 	self->modem = g_object_ref(modem);
+	g_signal_connect(modem, "ready", G_CALLBACK(on_modem_ready), self);
 	return self;
 }
 
@@ -676,6 +775,8 @@ job_neighbours_dispose(GObject *object)
 	g_clear_pointer(&self->lock, logind_inhibitor_free);
 	if (self->mm != NULL)
 		g_signal_handlers_disconnect_by_data(self->mm, self);
+	if (self->modem != NULL)
+		g_signal_handlers_disconnect_by_data(self->modem, self);
 	g_clear_object(&self->mm);
 	g_clear_object(&self->bus);
 	g_clear_object(&self->modem);
@@ -690,6 +791,7 @@ job_neighbours_finalize(GObject *object)
 	g_clear_object(&self->cancellable);
 	g_free(self->inhibited_uid);
 	g_free(self->job_why);
+	power_forget(self);
 	G_OBJECT_CLASS(job_neighbours_parent_class)->finalize(object);
 }
 
@@ -703,6 +805,9 @@ job_neighbours_class_init(JobNeighboursClass *klass)
 	signals[SIGNAL_SETTLED] =
 	        g_signal_new("settled", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
 	                     NULL, G_TYPE_NONE, 0);
+	signals[SIGNAL_POWER_RESTORED] =
+	        g_signal_new("power-restored", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+	                     NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void

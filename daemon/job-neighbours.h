@@ -54,8 +54,9 @@ void job_neighbours_settle(JobNeighbours *self);
 gboolean job_neighbours_is_settled(JobNeighbours *self);
 
 /* Before a job's (new or resumed) first byte to the port: the USB device's
- * power/control forced "on" (a new @record keeps the previous value), the
- * logind lock, InhibitDevice(Device, true); then the port is opened. Always
+ * power/control forced "on" (a new @record keeps the previous value, or the
+ * one an earlier job on that device could not write back yet), the logind
+ * lock, InhibitDevice(Device, true); then the port is opened. Always
  * succeeds, within JOB_NEIGHBOURS_BEGIN_TIMEOUT_MS. */
 void job_neighbours_begin(JobNeighbours *self, JobRecord *record, GAsyncReadyCallback callback,
                           gpointer user_data);
@@ -67,16 +68,29 @@ void job_neighbours_started(JobNeighbours *self, const JobRecord *record, gboole
  * and the lock from delay to block once the modem has the package. */
 void job_neighbours_changed(JobNeighbours *self, const JobRecord *record);
 /* The job is final (its lease is released): journal it, then undo what
- * job_neighbours_begin() did and give the port back to ModemManager. */
-void job_neighbours_final(JobNeighbours *self, const JobRecord *record);
+ * job_neighbours_begin() did and give the port back to ModemManager.
+ * Returns whether @record's usb_power_previous was written back (or there
+ * was none): only then may the caller drop it from the record. Otherwise it
+ * is tried again when the modem's port returns ("power-restored"), by the
+ * next job on that USB device, and by job_neighbours_restore_power() at the
+ * next start. */
+gboolean job_neighbours_final(JobNeighbours *self, const JobRecord *record);
 /* A begun job that never started (cancelled, its record not written): undo
  * job_neighbours_begin() without a journal entry. */
 void job_neighbours_abandon(JobNeighbours *self, const JobRecord *record);
 /* A final job's USB power/control, still saved in its record: the daemon
- * stopped between the job's last save and the restore. */
-void job_neighbours_restore_power(JobNeighbours *self, const JobRecord *record);
+ * stopped before it was written back. Returns as job_neighbours_final(). */
+gboolean job_neighbours_restore_power(JobNeighbours *self, const JobRecord *record);
 /* The stored record could not be read. */
 void job_neighbours_unreadable(JobNeighbours *self, const char *message);
+
+/* Signals:
+ *   "settled" ()         see job_neighbours_is_settled()
+ *   "power-restored" ()  the power/control value the last final job's record
+ *                        keeps (job_neighbours_final() or _restore_power()
+ *                        returned FALSE) is written back now: the modem's
+ *                        port returned between jobs, or a Start that took it
+ *                        over was abandoned. Drop it from that record. */
 
 /* GetModemInfo: from ModemManager's modem object while it manages the modem
  * and no job runs (qfotadl-ranges only when known from the port before),
