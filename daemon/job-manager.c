@@ -671,10 +671,11 @@ job_manager_load(JobManager *self)
 		if (job_neighbours_restore_power(self->neighbours, record))
 			power_restored(self);
 		/* a cancel's reset may still be on its way (a restart right after) */
-		if (record->reset_us != 0 && g_strcmp0(record->boot_id, self->boot_id) == 0)
-			modem_expect_reset(self->modem,
-			                   record->reset_us +
-			                           self->config->timeouts.command_ms * 1000LL);
+		if (record->reset_boot_us != 0 && g_strcmp0(record->boot_id, self->boot_id) == 0)
+			modem_expect_reset(
+			        self->modem,
+			        self->config->timeouts.command_ms -
+			                (job_clock_boottime_us() - record->reset_boot_us) / 1000);
 	} else if (record != NULL) {
 		/* re-inhibited before the port opens: ModemManager ended the
 		 * last inhibition when the daemon left the bus */

@@ -94,34 +94,6 @@ job_progress_unchanged_message(const JobRecord *record, const char *revision)
 }
 
 void
-job_progress_transfer_cut(JobRecord *record, const char *cause, gint64 now_us)
-{
-	g_autofree char *message = g_strdup_printf(
-	        "the package transfer was interrupted by %s before the last byte; the modem "
-	        "discards a partial package, so its firmware is unchanged; safe to start again "
-	        "(a new job waits until the modem has left FILE data mode)",
-	        cause);
-
-	job_progress_fail(record, FOTA_DBUS_ERROR_DOWNLOAD_FAILED, JOB_UNSET, message, now_us);
-}
-
-void
-job_progress_interrupted(JobRecord *record, const char *cause, const char *revision, gint64 now_us)
-{
-	g_autofree char *message = NULL;
-
-	g_free(record->to_revision);
-	record->to_revision = g_strdup(revision);
-	message = g_strdup_printf("%s %s; the modem still runs %s, so nothing was changed; safe "
-	                          "to start again",
-	                          record->accepted ? "the download was interrupted by"
-	                                           : "interrupted before the modem accepted the "
-	                                             "job, by",
-	                          cause, revision);
-	job_progress_fail(record, FOTA_DBUS_ERROR_DOWNLOAD_FAILED, JOB_UNSET, message, now_us);
-}
-
-void
 job_progress_verify(JobRecord *record, const char *revision, gint64 now_us)
 {
 	const char *expected = record->options.expected_revision;
@@ -166,6 +138,14 @@ set_percent(JobRecord *record, guint percent)
 		return JOB_PROGRESS_NONE;
 	record->percent = percent;
 	return JOB_PROGRESS_PERCENT;
+}
+
+/* 500 (FILE), 601..699 (FTP), 701..799 (HTTP(S)): the guide's download
+ * tables, with room for codes of sibling models. */
+static gboolean
+is_download_code(gint64 code)
+{
+	return code == 500 || (code > 600 && code < 800);
 }
 
 static JobProgressChange
@@ -224,10 +204,13 @@ apply_update_stage(JobRecord *record, const QindFota *qind, gint64 now_us)
 	if (record->end_code == 0)
 		return JOB_PROGRESS_NONE; /* the update is over; a straggler changes nothing */
 	if (record->state == FOTA_STATE_DOWNLOADING && !record->download_done) {
-		/* START without *END,0: lenient, the modem would not start an
-		 * upgrade without a whole package. */
-		if (qind->kind != QIND_STAGE_START)
-			return JOB_PROGRESS_NONE;
+		/* A download cut by the network is reported as END,701 or 702
+		 * with no *END (field logs): a code of the download tables. */
+		if (qind->kind == QIND_STAGE_END && int_value(qind, &v) && is_download_code(v))
+			return download_end(record, v, now_us);
+		/* START, UPDATING or RESTORE without *END,0 (some modems skip
+		 * them): the modem would not touch its flash without a whole
+		 * package. */
 		record->download_done = TRUE;
 		change |= JOB_PROGRESS_DL_DONE;
 	}
@@ -236,6 +219,8 @@ apply_update_stage(JobRecord *record, const QindFota *qind, gint64 now_us)
 			return JOB_PROGRESS_NONE;
 		return change | update_end(record, v, now_us);
 	}
+	/* RESTORE: the modem puts its old firmware back after a failed
+	 * update; END follows */
 	change |= enter(record, FOTA_STATE_UPDATING, now_us);
 	if (qind->kind == QIND_STAGE_UPDATING && int_value(qind, &v)) {
 		max = record->options.update_urc_max > 0 ? (guint)record->options.update_urc_max
@@ -282,6 +267,7 @@ job_progress_apply(JobRecord *record, const QindFota *qind, gint64 now_us)
 	switch (qind->kind) {
 	case QIND_STAGE_START:
 	case QIND_STAGE_UPDATING:
+	case QIND_STAGE_RESTORE:
 	case QIND_STAGE_END:
 		return apply_update_stage(record, qind, now_us);
 	default:

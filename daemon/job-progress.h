@@ -46,16 +46,6 @@ void job_progress_verify(JobRecord *record, const char *revision, gint64 now_us)
  * (was Y)". */
 char *job_progress_unchanged_message(const JobRecord *record, const char *revision);
 
-/* Ends a FILE job whose transfer @cause cut short before the last byte
- * ("a daemon restart"): the modem cannot have the package. */
-void job_progress_transfer_cut(JobRecord *record, const char *cause, gint64 now_us);
-
-/* Ends a job whose download was cut short by @cause ("a daemon restart",
- * "the modem rebooting") while the modem still runs @revision (its old
- * firmware): DownloadFailed, safe to start again. */
-void job_progress_interrupted(JobRecord *record, const char *cause, const char *revision,
-                              gint64 now_us);
-
 /* Whether a revision read after a mode-0 reboot shows the update already
  * happened (differs from from-revision, or equals expected-revision). */
 gboolean job_progress_revision_changed(const JobRecord *record, const char *revision);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "job-record.h"
 
+#include <time.h>
+
 static const char *const state_names[] = {
         [FOTA_STATE_IDLE] = "idle",
         [FOTA_STATE_PREPARING] = "preparing",
@@ -144,4 +146,14 @@ job_record_copy(const JobRecord *record)
 	copy->port = g_strdup(record->port);
 	copy->usb_power_previous = g_strdup(record->usb_power_previous);
 	return copy;
+}
+
+gint64
+job_clock_boottime_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+		return g_get_monotonic_time(); /* never on Linux >= 2.6.39 */
+	return (gint64)ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
 }

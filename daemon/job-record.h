@@ -71,15 +71,24 @@ typedef struct {
 
 	gint64 started_us;     /* g_get_real_time() at start */
 	gint64 finished_us;    /* 0 until final */
-	gint64 state_since_us; /* g_get_real_time() when state was entered */
+	gint64 state_since_us; /* g_get_real_time() when state was entered (for show) */
+	/* CLOCK_BOOTTIME when the state was entered: what every wait that
+	 * outlives a restart counts from, in the boot @boot_id names (a
+	 * wall-clock step moves nothing); 0 when unknown */
+	gint64 state_since_boot_us;
 
 	char *boot_id;     /* 32 hex digits: the host boot the record was written in */
 	char *port;        /* the port's identity: a path, or "usb:<vid>:<pid>:<devpath>" */
 	char *sent_sha256; /* FILE mode: sha256 of the bytes the modem was given, once all were */
-	gint64 reset_us;   /* g_get_real_time() when AT+CFUN=1,1 went out (a cancel); 0 if never */
+	gint64 reset_us;   /* g_get_real_time() when AT+CFUN=1,1 went out; 0 if never */
+	gint64 reset_boot_us;     /* ... and on CLOCK_BOOTTIME, which the wait for it uses */
 	char *usb_power_previous; /* the USB device's power/control before the job: "auto" or
 	                           * "on"; NULL when the daemon did not change it */
 } JobRecord;
+
+/* CLOCK_BOOTTIME in µs: the clock of every wait that outlives a restart
+ * (it counts suspend and no wall-clock step moves it). */
+gint64 job_clock_boottime_us(void);
 
 void job_options_clear(JobOptions *options);
 void job_options_init(JobOptions *options); /* the defaults above */

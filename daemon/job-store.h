@@ -28,6 +28,8 @@
  *   started=1700000000000000               µs since the epoch (g_get_real_time)
  *   finished=...                           exactly when the state is final
  *   state-since=...
+ *   state-since-boottime=...               µs on CLOCK_BOOTTIME in the boot boot-id names:
+ *                                          what waits across a restart count from
  *   boot-id=<32 hex digits>
  *   port=/dev/ttyUSB2 | usb:2c7c:6026:<devpath>
  *   [options]

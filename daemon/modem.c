@@ -482,10 +482,8 @@ reset_overdue(gpointer user_data)
 }
 
 void
-modem_expect_reset(FotaModem *self, gint64 deadline_us)
+modem_expect_reset(FotaModem *self, gint64 left_ms)
 {
-	gint64 left_ms = (deadline_us - g_get_real_time()) / 1000;
-
 	g_clear_handle_id(&self->reset_id, g_source_remove);
 	if (left_ms <= 0) {
 		grant_next(self);

@@ -118,10 +118,10 @@ void modem_begin_data_mode(FotaModem *self);
 gboolean modem_in_data_mode(FotaModem *self);
 
 /* The modem was told to reset (AT+CFUN=1,1) and its port will go away:
- * nothing is sent to it until then, or until @deadline_us (wall clock) has
- * passed without a reset (a deadline already past: no reset is due). Also
- * called at start-up from a cancelled job's record. */
-void modem_expect_reset(FotaModem *self, gint64 deadline_us);
+ * nothing is sent to it until then, or until @left_ms have passed without
+ * a reset (0 or less: no reset is due). Also called at start-up from a
+ * cancelled job's record. */
+void modem_expect_reset(FotaModem *self, gint64 left_ms);
 
 /* The package for the holder (see at_channel_stream()). */
 void modem_stream(FotaModem *self, gpointer owner, const AtStreamSource *source,

@@ -79,7 +79,8 @@ class FailureTest(fotatest.FotaTestCase):
         pkg = self.package()
         job = self.daemon.start_url(self.http.url(pkg.name))
         msg = self.expect_failure(job, 'DownloadFailed', 714)
-        self.assertEqual(msg, 'HTTP download failed: 714 (HTTP(S) DNS error)')
+        self.assertEqual(msg, 'HTTP download failed: 714 (HTTP(S) DNS error); '
+                         'the firmware is unchanged; safe to start again')
 
     def test_http_not_found(self):
         self.begin()

@@ -77,11 +77,20 @@ class DataModeTest(fotatest.FotaTestCase):
         self.start_promptly(ended_at)
 
     def after_restart(self, file_timeout_s):
+        """The restarted daemon cannot know from its record whether the modem got
+        the last byte: the resumed job waits for the modem's own word (FILEEND,500
+        at its timeout) and only then says 'safe to start again'; a job started at
+        once after that verdict succeeds."""
         self.begin(file_timeout_s)
-        self.stream_a_while(self.slow.path)
+        job = self.stream_a_while(self.slow.path)
         self.daemon.kill(signal.SIGKILL)
         self.restart_daemon(modem=SLOW_STREAM)
-        self.start_promptly(time.monotonic())
+        info = self.daemon.wait_final(file_timeout_s + 15)
+        ended_at = time.monotonic()
+        self.assertEqual((info['id'], info['state']), (job, 'failed'), info)
+        self.assertIn('FILEEND,500', info['message'])
+        self.assertIn('safe to start again', info['message'])
+        self.start_promptly(ended_at)
 
     def test_modem_info_waits_after_cancel(self):
         """GetModemInfo right after a Cancel mid-stream waits and answers."""

@@ -202,10 +202,6 @@ test_ignored(void **state)
 	assert_int_equal(apply(done, QIND("FILEEND") ",500"), JOB_PROGRESS_NONE);
 	assert_int_equal(done->state, FOTA_STATE_CANCELLED);
 	assert_null(done->error);
-	/* update stages before the download is complete */
-	assert_int_equal(apply(dl, QIND("UPDATING") ",10"), JOB_PROGRESS_NONE);
-	assert_int_equal(apply(dl, QIND("END") ",0"), JOB_PROGRESS_NONE);
-	assert_int_equal(dl->state, FOTA_STATE_DOWNLOADING);
 	/* unknown stages */
 	assert_int_equal(apply(dl, QIND("WHATEVER") ",1"), JOB_PROGRESS_NONE);
 	assert_int_equal(apply(ver, QIND("END") ",504"), JOB_PROGRESS_NONE);
@@ -221,6 +217,41 @@ test_start_without_end(void **state)
 	assert_true(c & JOB_PROGRESS_DL_DONE);
 	assert_true(r->download_done);
 	assert_int_equal(r->state, FOTA_STATE_UPDATING);
+}
+
+/* Field logs: UPDATING with no START, and a download cut by the network
+ * reported under END with a code of the download tables and no *END. */
+static void
+test_update_stages_without_start(void **state)
+{
+	g_autoptr(JobRecord) up = record_in(FOTA_STATE_DOWNLOADING, FOTA_SOURCE_HTTP, 1);
+	g_autoptr(JobRecord) restore = record_in(FOTA_STATE_DOWNLOADING, FOTA_SOURCE_HTTP, 1);
+	g_autoptr(JobRecord) ok = record_in(FOTA_STATE_DOWNLOADING, FOTA_SOURCE_HTTP, 1);
+
+	assert_true(apply(up, QIND("UPDATING") ",10") & JOB_PROGRESS_DL_DONE);
+	assert_int_equal(up->state, FOTA_STATE_UPDATING);
+	assert_true(apply(restore, QIND("RESTORE") ",1%") & JOB_PROGRESS_DL_DONE);
+	assert_int_equal(restore->state, FOTA_STATE_UPDATING);
+	assert_true(apply(ok, QIND("END") ",0") & JOB_PROGRESS_END);
+	assert_int_equal(ok->state, FOTA_STATE_REBOOTING);
+	assert_int_equal(ok->end_code, 0);
+}
+
+static void
+test_end_with_a_download_code(void **state)
+{
+	static const int codes[] = {701, 702, 608, 500};
+
+	for (guint i = 0; i < G_N_ELEMENTS(codes); i++) {
+		g_autoptr(JobRecord) r = record_in(FOTA_STATE_DOWNLOADING, FOTA_SOURCE_HTTP, 1);
+		g_autofree char *line = g_strdup_printf(QIND("END") ",%d", codes[i]);
+
+		apply(r, line);
+		assert_int_equal(r->state, FOTA_STATE_FAILED);
+		assert_string_equal(r->error, "org.quectel.Fota1.Error.DownloadFailed");
+		assert_int_equal(r->error_code, codes[i]);
+		assert_false(r->download_done);
+	}
 }
 
 static void
@@ -286,6 +317,8 @@ main(void)
 	        cmocka_unit_test(test_upgrade_error),
 	        cmocka_unit_test(test_ignored),
 	        cmocka_unit_test(test_start_without_end),
+	        cmocka_unit_test(test_update_stages_without_start),
+	        cmocka_unit_test(test_end_with_a_download_code),
 	        cmocka_unit_test(test_verify),
 	        cmocka_unit_test(test_set_state_and_cancel),
 	};
