@@ -161,6 +161,7 @@ static QindParseResult
 parse_line(const char *line, QindFota *out)
 {
 	const char *p = skip_space(line);
+	const char *stage_start;
 	gboolean quoted;
 	gsize n = 0;
 	gsize q;
@@ -187,6 +188,7 @@ parse_line(const char *line, QindFota *out)
 
 	q = quote_len(p);
 	quoted = q > 0;
+	stage_start = p;
 	p += q;
 	for (; g_ascii_isalpha(*p); p++) {
 		if (n == QIND_STAGE_MAX)
@@ -194,9 +196,20 @@ parse_line(const char *line, QindFota *out)
 		out->stage[n++] = g_ascii_toupper(*p);
 	}
 	out->stage[n] = '\0';
+	q = quote_len(p);
+	if (quoted && q == 0 && *p != '\0') {
+		/* a status in words where the stage would be: "Last upgrade
+		 * was not finished,continue upgrade" after a power loss */
+		p = stage_start;
+		if (!parse_text(&p, out->text))
+			return QIND_MALFORMED;
+		out->stage[0] = '\0';
+		out->kind = QIND_STAGE_STATUS;
+		out->value_kind = QIND_VALUE_TEXT;
+		return *skip_space(p) == '\0' ? QIND_OK : QIND_MALFORMED;
+	}
 	if (n == 0)
 		return QIND_MALFORMED;
-	q = quote_len(p);
 	if (quoted != (q > 0))
 		return QIND_MALFORMED;
 	p = skip_space(p + q);

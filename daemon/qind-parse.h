@@ -9,6 +9,8 @@
  * white space around the separators and the line, curly quotes (UTF-8
  * U+2018/2019/201C/201D) in place of '"', unquoted "FOTA" and stage, any
  * [A-Za-z]{1,QIND_STAGE_MAX} stage (unknown ones: QIND_STAGE_UNKNOWN), a
+ * quoted status in words instead of a stage (QIND_STAGE_STATUS, empty
+ * stage, the words in .text), a
  * signed gint64 value with an optional '%', or a quoted text running to the
  * line's last quote (truncated, control bytes and invalid UTF-8 as '?').
  * MALFORMED: anything else after "+QIND: FOTA", including trailing garbage
@@ -30,6 +32,7 @@ typedef enum {
 	QIND_STAGE_UPDATING,
 	QIND_STAGE_END,
 	QIND_STAGE_RESTORE,
+	QIND_STAGE_STATUS, /* a quoted status in words in place of the stage; see .text */
 } QindStage;
 
 typedef enum {

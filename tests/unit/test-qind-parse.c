@@ -89,6 +89,9 @@ static const QindCase cases[] = {
                 "END", "\xe5\xa4\xb1\xe8\xb4\xa5"),
         OK_TEXT("+QIND: \"FOTA\",\"END\",\"bad \xff byte\x01\"", QIND_STAGE_END, "END",
                 "bad ? byte?"),
+        /* A status in words where the stage would be (BG96 after a power loss). */
+        OK_TEXT("+QIND: \"FOTA\",\"Last upgrade was not finished,continue upgrade\"",
+                QIND_STAGE_STATUS, "", "Last upgrade was not finished,continue upgrade"),
         /* Stages the guide does not list are kept as text. */
         OK_INT("+QIND: \"FOTA\",\"VERIFYING\",3", QIND_STAGE_UNKNOWN, "VERIFYING", 3),
         OK_NONE("+QIND: \"FOTA\",\"Erase\"", QIND_STAGE_UNKNOWN, "ERASE"),
