@@ -384,6 +384,9 @@ modem_urc(FotaModem *modem, const char *line, gpointer user_data)
 		          job_machine_record(self->machine)->id, line);
 		return;
 	case QIND_OK:
+		if (qind.kind == QIND_STAGE_STATUS)
+			g_message("Job %s: the modem says \"%s\"",
+			          job_machine_record(self->machine)->id, qind.text);
 		feed(self, &(JobEvent){.kind = JOB_EVENT_URC, .qind = &qind});
 		return;
 	}
