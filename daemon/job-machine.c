@@ -85,6 +85,7 @@ struct _JobMachine {
 	gboolean stream_out;   /* a stream is running */
 	gboolean reset_failed; /* a settling reset was refused: the modem is writing flash */
 	gboolean reset_sent;   /* the settling reset went out; its return is awaited */
+	gboolean cancelling;   /* the reset is a cancel's: its outcome is "cancelled" */
 	char *command;         /* the command on the wire, for messages */
 	gboolean resumed;
 	const char *interruption; /* resumed: "a daemon restart" or "a host reboot" */
@@ -100,6 +101,7 @@ struct _JobMachine {
 };
 
 static void verdict_unknown(JobMachine *m, FotaDBusError code, const char *why);
+static void settle_over(JobMachine *m);
 
 static double
 secs(gint64 ms)
@@ -243,8 +245,23 @@ enter(JobMachine *m, FotaState state)
 		after_change(m, old, JOB_PROGRESS_STATE);
 }
 
-/* Every failure ends here, with what it says about the firmware: the
- * message's ending follows from the claim, in one place. */
+/* What a verdict says about the firmware ends its message, in one place. */
+static char *
+with_claim(JobClaim claim, const char *what)
+{
+	switch (claim) {
+	case JOB_CLAIM_UNCHANGED:
+		return g_strdup_printf("%s; the firmware is unchanged; safe to start again", what);
+	case JOB_CLAIM_UNKNOWN:
+		return g_strdup_printf("%s; the outcome is unknown: read the modem's revision "
+		                       "(fotactl info) once it answers before starting again",
+		                       what);
+	default:
+		return g_strdup(what);
+	}
+}
+
+/* Every failure the job concludes ends here. */
 static void
 finish_failed(JobMachine *m, FotaDBusError code, gint modem_code, JobClaim claim, const char *what)
 {
@@ -253,20 +270,7 @@ finish_failed(JobMachine *m, FotaDBusError code, gint modem_code, JobClaim claim
 
 	if (fota_state_is_final(old))
 		return;
-	switch (claim) {
-	case JOB_CLAIM_UNCHANGED:
-		message =
-		        g_strdup_printf("%s; the firmware is unchanged; safe to start again", what);
-		break;
-	case JOB_CLAIM_UNKNOWN:
-		message = g_strdup_printf("%s; the outcome is unknown: read the modem's revision "
-		                          "(fotactl info) once it answers before starting again",
-		                          what);
-		break;
-	default:
-		message = g_strdup(what);
-		break;
-	}
+	message = with_claim(claim, what);
 	m->claim = claim;
 	job_progress_fail(m->record, code, modem_code, message, m->now_us);
 	after_change(m, old, JOB_PROGRESS_STATE);
@@ -282,6 +286,8 @@ finish_cancelled(JobMachine *m, const char *message)
 	after_change(m, old, JOB_PROGRESS_STATE);
 }
 
+static void on_return(JobMachine *m, const char *revision);
+
 /* The revision read for the verdict: the record's own rule decides. */
 static void
 conclude_from_revision(JobMachine *m, const char *revision)
@@ -291,12 +297,44 @@ conclude_from_revision(JobMachine *m, const char *revision)
 	gboolean changed = job_progress_revision_changed(r, revision);
 	g_autofree char *what = NULL;
 
+	g_free(r->to_revision);
+	r->to_revision = g_strdup(revision);
+	if (r->from_revision == NULL && r->options.expected_revision == NULL && r->end_code != 0) {
+		/* the record lost the revision before the job (a save that
+		 * failed): nothing to compare with */
+		what = g_strdup_printf("the modem runs %s, and the revision it ran before the job "
+		                       "was not recorded",
+		                       revision);
+		verdict_unknown(m, FOTA_DBUS_ERROR_VERIFY_FAILED, what);
+		return;
+	}
+	if (!changed && m->cancelling) {
+		/* a modem that held the whole package may still update after
+		 * the reset: watch before saying "cancelled" */
+		m->reset_sent = FALSE;
+		on_return(m, revision);
+		return;
+	}
 	if (!changed && m->settle_why != NULL) {
-		g_free(r->to_revision);
-		r->to_revision = g_strdup(revision);
 		what = g_strdup_printf("%s; after a reset the modem runs %s", m->settle_why,
 		                       revision);
 		finish_failed(m, m->settle_code, JOB_UNSET, JOB_CLAIM_UNCHANGED, what);
+		return;
+	}
+	if (!changed && r->end_code != 0) {
+		/* no END,0 yet: the modem may still go on (it showed progress
+		 * while the job looked) */
+		on_return(m, revision);
+		return;
+	}
+	if (r->from_revision == NULL && r->options.expected_revision == NULL) {
+		/* END,0 and back: the modem's own word, with the revision it runs */
+		g_free(r->message);
+		r->message = g_strdup_printf("the modem reported END,0 and runs %s", revision);
+		g_clear_pointer(&r->error, g_free);
+		m->claim = JOB_CLAIM_UPGRADED;
+		job_progress_set_state(r, FOTA_STATE_SUCCEEDED, m->now_us);
+		after_change(m, old, JOB_PROGRESS_STATE);
 		return;
 	}
 	job_progress_verify(r, revision, m->now_us);
@@ -377,6 +415,7 @@ send_reset(JobMachine *m)
 	m->record->reset_us = m->now_us;
 	m->record->reset_boot_us = m->boot_us;
 	act(m, JOB_ACTION_RESET);
+	save(m); /* a restart must know a reset was sent */
 	arm_wait(m, WAIT_RESET, m->config.bounds.command + m->config.bounds.reboot);
 }
 
@@ -392,8 +431,10 @@ settle(JobMachine *m, FotaDBusError code, const char *why)
 		return;
 	}
 	m->settle_code = code;
-	g_free(m->settle_why);
-	m->settle_why = g_strdup(why);
+	if (why != m->settle_why) { /* settle() again for the same look keeps its words */
+		g_free(m->settle_why);
+		m->settle_why = g_strdup(why);
+	}
 	if (m->stream_out)
 		act(m, JOB_ACTION_STOP_STREAM);
 	if (m->data_mode) {
@@ -409,6 +450,18 @@ settle(JobMachine *m, FotaDBusError code, const char *why)
 		return;
 	}
 	send_reset(m);
+}
+
+/* The modem showed how it goes on: no verdict of the look stands. */
+static void
+settle_over(JobMachine *m)
+{
+	if (m->cancelling)
+		g_message("Job %s: the cancel came too late: the modem goes on with the upgrade",
+		          m->record->id);
+	m->cancelling = FALSE;
+	m->reset_sent = FALSE;
+	g_clear_pointer(&m->settle_why, g_free);
 }
 
 static void
@@ -650,11 +703,22 @@ on_stream_done(JobMachine *m, const JobEvent *e)
 	gboolean running = m->step == STEP_STREAMING;
 
 	m->stream_out = FALSE;
+	if (m->cancelling && e->failure != JOB_FAILURE_NONE) {
+		finish_cancelled(m, "cancelled before the last byte; the modem discards the "
+		                    "partial package");
+		return;
+	}
 	if (e->failure == JOB_FAILURE_NONE) {
 		/* a restart must know the modem may have the whole package */
 		g_free(m->record->sent_sha256);
 		m->record->sent_sha256 = g_strdup(e->text);
 		save(m);
+		if (m->cancelling) {
+			g_message("Job %s: the cancel came too late: every byte was sent",
+			          m->record->id);
+			m->cancelling = FALSE;
+			running = TRUE;
+		}
 		if (running) {
 			m->step = STEP_SENT;
 			arm_gap_wait(m); /* now FILEEND */
@@ -711,6 +775,50 @@ sight_regained(JobMachine *m)
 	if (m->wait == WAIT_WATCH || m->wait == WAIT_DATA_END || m->wait == WAIT_UNCONFIRMED ||
 	    m->wait == WAIT_RETURN)
 		disarm(m, JOB_TIMER_WAIT);
+	settle_over(m);
+}
+
+/* The modem's own END or *END code ended the job: it says the firmware
+ * stays as it was. */
+static void
+ended_by_the_modem(JobMachine *m, const QindFota *q, FotaState old, JobProgressChange change)
+{
+	JobRecord *r = m->record;
+	g_autofree char *what = NULL;
+
+	m->claim = JOB_CLAIM_UNCHANGED;
+	if (m->resumed && q->kind == QIND_STAGE_FILEEND && r->sent_sha256 == NULL)
+		what = g_strdup_printf("the package transfer was interrupted by %s; the modem "
+		                       "discarded the partial package (FILEEND,%" G_GINT64_FORMAT
+		                       ")",
+		                       m->interruption, q->value);
+	else
+		what = g_steal_pointer(&r->message);
+	g_free(r->message);
+	r->message = with_claim(JOB_CLAIM_UNCHANGED, what);
+	after_change(m, old, change);
+}
+
+/* A URC while the job resets the modem or reads its revision: kept in the
+ * record without touching the look's own wait; a cancel that meets the
+ * modem's progress came too late. */
+static void
+on_urc_while_looking(JobMachine *m, const QindFota *q)
+{
+	JobRecord *r = m->record;
+	FotaState old = r->state;
+	JobProgressChange change = job_progress_apply(r, q, m->now_us);
+
+	if (change == JOB_PROGRESS_NONE)
+		return;
+	if (fota_state_is_final(r->state)) {
+		ended_by_the_modem(m, q, old, change);
+		return;
+	}
+	if (r->state != old)
+		record_state_entered(m);
+	settle_over(m);
+	announce(m, change);
 }
 
 static void
@@ -720,8 +828,12 @@ on_urc(JobMachine *m, const QindFota *q)
 	FotaState old;
 	JobProgressChange change;
 
-	if (m->step == STEP_RESET || m->step == STEP_READ)
-		return; /* the revision decides now */
+	if (m->step == STEP_RESET || m->step == STEP_READ) {
+		/* looking already: what the modem says still counts, and the
+		 * revision read decides the rest */
+		on_urc_while_looking(m, q);
+		return;
+	}
 	if (!r->accepted) {
 		/* OK and the first +QIND arrive back to back, and some modems
 		 * send the URC first: a FOTA URC while AT+QFOTADL is on the
@@ -744,25 +856,7 @@ on_urc(JobMachine *m, const QindFota *q)
 		return;
 	sight_regained(m);
 	if (fota_state_is_final(r->state)) {
-		/* the modem's own END code: it says the firmware stays */
-		m->claim = JOB_CLAIM_UNCHANGED;
-		if (m->resumed && q->kind == QIND_STAGE_FILEEND && !r->sent_sha256) {
-			g_autofree char *what = g_strdup_printf(
-			        "the package transfer was interrupted by %s; the modem discarded "
-			        "the partial package (FILEEND,%" G_GINT64_FORMAT ")",
-			        m->interruption, q->value);
-			g_free(r->message);
-			r->message = g_strdup_printf("%s; the firmware is unchanged; safe to start "
-			                             "again",
-			                             what);
-		} else {
-			g_autofree char *what = g_steal_pointer(&r->message);
-
-			r->message = g_strdup_printf("%s; the firmware is unchanged; safe to start "
-			                             "again",
-			                             what);
-		}
-		after_change(m, old, change);
+		ended_by_the_modem(m, q, old, change);
 		return;
 	}
 	if (r->state == FOTA_STATE_DOWNLOADING || (change & JOB_PROGRESS_DL_DONE))
@@ -837,8 +931,11 @@ on_return(JobMachine *m, const char *revision)
 			enter(m, FOTA_STATE_UPDATING);
 		if (m->wait != WAIT_NONE)
 			disarm(m, JOB_TIMER_WAIT);
-		if (r->download_done)
-			return; /* the update's own deadline bounds the watch */
+		if (r->download_done) {
+			/* the update's own deadline bounds the watch */
+			arm_update_phase(m, remaining_ms(m, m->config.bounds.update));
+			return;
+		}
 		arm_wait(m, WAIT_WATCH, m->config.bounds.update);
 		return;
 	}
@@ -979,6 +1076,7 @@ on_reply(JobMachine *m, const JobEvent *e)
 			/* a modem writing flash refuses to reset: it is updating */
 			g_message("Job %s: the modem refused the reset: it is updating",
 			          m->record->id);
+			settle_over(m);
 			m->reset_failed = TRUE;
 			m->step = STEP_WATCH;
 			disarm(m, JOB_TIMER_WAIT);
@@ -1040,6 +1138,14 @@ on_wait_timer(JobMachine *m)
 		verdict_unknown(m, FOTA_DBUS_ERROR_TIMEOUT, why);
 		return;
 	case WAIT_WATCH:
+		if (m->cancelling) {
+			why = g_strdup_printf(
+			        "cancelled; the modem was reset (AT+CFUN=1,1) to abandon "
+			        "the download and runs %s",
+			        m->record->to_revision);
+			finish_cancelled(m, why);
+			return;
+		}
 		why = g_strdup_printf(
 		        "the modem came back with its old revision and showed no "
 		        "upgrade for %g s",
@@ -1090,25 +1196,25 @@ on_phase_timer(JobMachine *m)
 /* ---- cancel ---- */
 
 /* FILE mode: stop sending; the modem drops a partial package after its own
- * timeout (FILEEND,500). A network download cannot be stopped by any
- * documented command, so the modem is reset (AT+CFUN=1,1) and starts clean
- * with its old firmware. */
+ * timeout (FILEEND,500), unless the last byte was already out, which the
+ * stream's end tells. A network download cannot be stopped by any
+ * documented command, so the modem is reset (AT+CFUN=1,1); a modem writing
+ * flash refuses, and one that already had the whole package may update
+ * after the reset: the verdict waits for what the modem shows. */
 static void
 cancel_download(JobMachine *m)
 {
+	m->cancelling = TRUE;
 	if (m->record->source_kind == FOTA_SOURCE_FILE) {
-		if (m->stream_out)
-			act(m, JOB_ACTION_STOP_STREAM);
-		m->stream_out = FALSE;
-		finish_cancelled(m, "cancelled; the modem discards the partial package");
+		if (!m->stream_out) {
+			finish_cancelled(m, "cancelled before the first byte; the modem drops the "
+			                    "transfer after its own timeout");
+			return;
+		}
+		act(m, JOB_ACTION_STOP_STREAM);
 		return;
 	}
-	if (m->holds_port && m->port_ready) {
-		m->record->reset_us = m->now_us;
-		m->record->reset_boot_us = m->boot_us;
-		act(m, JOB_ACTION_RESET);
-	}
-	finish_cancelled(m, "cancelled; the modem was reset (AT+CFUN=1,1) to abandon the download");
+	settle(m, FOTA_DBUS_ERROR_TIMEOUT, "cancelled");
 }
 
 const char *
@@ -1118,11 +1224,19 @@ job_machine_cannot_cancel(JobMachine *m)
 
 	if (m->step == STEP_DONE)
 		return "no job is running";
+	if (m->cancelling)
+		return "the job is being cancelled";
 	if (r->download_done || r->state > FOTA_STATE_DOWNLOADING || m->step == STEP_SENT ||
-	    r->percent == 100 || m->step == STEP_RESET || m->step == STEP_READ ||
-	    m->step == STEP_WATCH || m->step == STEP_RETURN || m->step == STEP_DATA_END)
-		return "the modem has accepted the whole package, or the job is reading its "
-		       "outcome; the upgrade cannot be cancelled";
+	    r->percent == 100)
+		return "the modem has accepted the whole package and is writing flash; the upgrade "
+		       "cannot be cancelled";
+	if (r->source_kind == FOTA_SOURCE_FILE && r->accepted && !m->stream_out &&
+	    m->step != STEP_WAIT_START && m->step != STEP_QFOTADL_FILESTART)
+		return "the package is no longer being sent: the modem's own FILEEND decides; the "
+		       "upgrade cannot be cancelled";
+	if (m->step == STEP_RESET || m->step == STEP_READ || m->step == STEP_WATCH ||
+	    m->step == STEP_RETURN || m->step == STEP_DATA_END)
+		return "the job is reading the modem's outcome; the upgrade cannot be cancelled";
 	return NULL;
 }
 
@@ -1227,8 +1341,10 @@ on_resume(JobMachine *m, const JobEvent *e)
 		arm_update_phase(m, remaining_ms(m, m->config.bounds.update));
 		break;
 	case FOTA_STATE_REBOOTING:
+		/* the daemon has only just started: the port gets the whole
+		 * bound to be found and opened before anything is concluded */
 		m->step = STEP_RETURN;
-		arm_wait(m, WAIT_RETURN, remaining_ms(m, m->config.bounds.reboot));
+		arm_wait(m, WAIT_RETURN, m->config.bounds.reboot);
 		break;
 	case FOTA_STATE_VERIFYING:
 		read_revision(m);
