@@ -16,6 +16,8 @@ typedef enum {
 	SIM_PORT_UART,
 } SimPortKind;
 
+typedef struct _SimTrace SimTrace;
+
 /* A rule for commands starting with a prefix (case-insensitive): --reply-delay, --cme-error. */
 typedef struct {
 	char *prefix;
@@ -56,6 +58,20 @@ typedef struct {
 	guint net_timeout_ms;
 	gboolean https_insecure;
 	guint32 seed;
+
+	/* What real modems were seen to do beyond the vendor guide (README.md, "Field
+	 * behaviours"). Codes are -1 when off. */
+	gboolean https_stages;          /* HTTPSSTART/HTTPSEND for https URLs */
+	guint vanish_after_download_ms; /* mode 1: the tty is gone this long after *END,0 */
+	gboolean no_update_start;       /* UPDATING with no START before it */
+	gboolean reboot_mid_update;     /* a reboot halfway through the UPDATING URCs */
+	int download_cut;               /* END,<code> halfway through a network download */
+	int refuse_download;            /* <X>END,<code> right after <X>START */
+	int restore;                    /* RESTORE n% stages, then END,<code> */
+	guint download_silence_ms;      /* no DOWNLOADING; a network download lasts this long */
+	gboolean no_download_urcs;      /* network modes: no <X>START/DOWNLOADING/<X>END */
+	gboolean boot_shuffle;          /* boot URCs (with +CFUN: 1) in a seeded shuffled order */
+	SimTrace *trace;                /* --trace: played for the first accepted AT+QFOTADL= */
 } SimConfig;
 
 const char *sim_hangup_phase_name(SimHangupPhase phase);

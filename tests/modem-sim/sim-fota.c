@@ -4,6 +4,7 @@
 #include "sim-cmdscan.h"
 #include "sim-net.h"
 #include "sim-package.h"
+#include "sim-trace.h"
 
 #include <string.h>
 
@@ -13,17 +14,45 @@
 #define FTP_ERR_NETWORK   605 /* FTPEND: network error */
 /* How long a failing package check takes between START and END. */
 #define CHECK_FAIL_MS 50
+/* What a modem prints when it comes back in the middle of an update (EC800K, BG96 logs). */
+#define CONTINUE_UPGRADE "+QIND: \"FOTA\",\"Last upgrade was not finished,continue upgrade\""
+
+/* RESTORE percentages after a failed update (--restore), as "n%". */
+static const int restore_percents[] = {1, 25, 50, 75, 100};
+
+/* Faults that fire once per simulator run, so that a retry can succeed. */
+typedef enum {
+	FAULT_HANGUP = 1 << 0,
+	FAULT_CUT = 1 << 1,
+	FAULT_REFUSE = 1 << 2,
+	FAULT_RESTORE = 1 << 3,
+} Fault;
 
 typedef enum {
 	ST_IDLE,
-	ST_SILENT,     /* --silent: accepted, then nothing until a reboot */
-	ST_FILE,       /* receiving FILE bytes */
-	ST_FILE_CHECK, /* --file-end-delay-ms: all bytes in, FILEEND not yet sent */
-	ST_NET,        /* network download running */
-	ST_AWAIT_BOOT, /* upgrade_mode 0: update after the reboot */
-	ST_CHECK,      /* --check-ms: checking the package before START */
-	ST_UPDATE,     /* between START and END */
+	ST_SILENT,      /* --silent: accepted, then nothing until a reboot */
+	ST_FILE,        /* receiving FILE bytes */
+	ST_FILE_CHECK,  /* --file-end-delay-ms: all bytes in, FILEEND not yet sent */
+	ST_NET,         /* network download running */
+	ST_AWAIT_BOOT,  /* upgrade_mode 0: update after the reboot */
+	ST_CHECK,       /* --check-ms: checking the package before START */
+	ST_UPDATE,      /* between START and END */
+	ST_UPDATE_BOOT, /* --reboot-mid-update: the update goes on after this boot */
+	ST_TRACE,       /* --trace: the field trace says what the modem prints */
 } State;
+
+/* What the update does after START, one step per tick. */
+typedef struct {
+	const char *stage; /* "UPDATING", "RESTORE"; NULL: the reboot in the middle */
+	int value;
+	gboolean percent; /* printed as "n%" */
+} UpdateStep;
+
+typedef enum {
+	TRACE_WAIT_DELAY, /* a step's delay runs (or nothing to wait for) */
+	TRACE_WAIT_BOOT,  /* @reboot / @vanish: until the modem speaks again */
+	TRACE_WAIT_FILE,  /* @file: until the package bytes came */
+} TraceWait;
 
 struct _SimFota {
 	SimModem *modem;
@@ -34,7 +63,7 @@ struct _SimFota {
 	guint timer;
 	gint64 phase_start_us;
 	guint downloading_sent;
-	gboolean hangup_fired; /* --hangup-at fires once per simulator run */
+	Fault fired; /* the once-per-run faults that have happened */
 
 	SimNetDownload *net;
 	gboolean net_done;
@@ -42,9 +71,16 @@ struct _SimFota {
 
 	int update_code;
 	char *to_revision;
-	GArray *steps; /* UPDATING values still to send, of int */
+	GArray *steps; /* of UpdateStep */
 	guint step_index;
+	guint step_interval_ms;
 	gboolean quiet;
+
+	gboolean trace_played; /* --trace is played for the first accepted AT+QFOTADL= only */
+	guint trace_index;     /* the next step */
+	guint trace_timer;
+	TraceWait trace_wait;
+	gboolean trace_tail; /* past the trace's last reboot: playing while the engine is idle */
 };
 
 static void
@@ -60,6 +96,10 @@ static void
 reset(SimFota *fota)
 {
 	remove_timer(fota);
+	if (fota->trace_timer != 0 && !fota->trace_tail)
+		g_source_remove(fota->trace_timer);
+	if (!fota->trace_tail)
+		fota->trace_timer = 0;
 	if (fota->net != NULL) {
 		sim_net_download_cancel(fota->net);
 		g_clear_pointer(&fota->net, sim_net_download_unref);
@@ -73,7 +113,14 @@ reset(SimFota *fota)
 	fota->downloading_sent = 0;
 	fota->step_index = 0;
 	fota->quiet = FALSE;
+	fota->trace_wait = TRACE_WAIT_DELAY;
 	fota->state = ST_IDLE;
+}
+
+static gboolean
+fault_due(SimFota *fota, Fault fault, gboolean configured)
+{
+	return configured && (fota->fired & fault) == 0;
 }
 
 static void
@@ -85,32 +132,43 @@ urc(SimFota *fota, const char *stage, int value)
 		sim_out_printf(fota->modem->out, "+QIND: \"FOTA\",\"%s\",%d", stage, value);
 }
 
-/* FTP / HTTP (https too, as in the guide) / FILE, for <X>START and <X>END. */
+/* FTP / HTTP (https too, as in the guide, unless --https-stages) / FILE, for <X>START and
+ * <X>END. */
 static const char *
-stage_prefix(const SimFotadlRequest *request)
+stage_prefix(const SimFota *fota)
 {
-	switch (request->kind) {
+	switch (fota->request->kind) {
 	case SIM_URL_FTP:
 		return "FTP";
 	case SIM_URL_FILE:
 		return "FILE";
+	case SIM_URL_HTTPS:
+		return fota->modem->cfg->https_stages ? "HTTPS" : "HTTP";
 	default:
 		return "HTTP";
 	}
 }
 
+/* --no-download-urcs: a network download says nothing at all. */
+static gboolean
+download_mute(const SimFota *fota)
+{
+	return fota->modem->cfg->no_download_urcs && fota->request->kind != SIM_URL_FILE;
+}
+
 static void
 stage_urc(SimFota *fota, const char *suffix, int value)
 {
-	g_autofree char *stage = g_strconcat(stage_prefix(fota->request), suffix, NULL);
+	g_autofree char *stage = g_strconcat(stage_prefix(fota), suffix, NULL);
 
-	urc(fota, stage, value);
+	if (!download_mute(fota))
+		urc(fota, stage, value);
 }
 
 static gboolean
 hangup_due(SimFota *fota, SimHangupPhase phase)
 {
-	return fota->modem->cfg->hangup_at == phase && !fota->hangup_fired;
+	return fault_due(fota, FAULT_HANGUP, fota->modem->cfg->hangup_at == phase);
 }
 
 /* The modem crashes: the tty vanishes, FOTA state is lost, the revision stays. */
@@ -121,7 +179,7 @@ crash(SimFota *fota, SimHangupPhase phase)
 
 	sim_log_str(entry, "phase", sim_hangup_phase_name(phase));
 	sim_log_end(entry);
-	fota->hangup_fired = TRUE;
+	fota->fired |= FAULT_HANGUP;
 	reset(fota);
 	sim_modem_reboot(fota->modem, "crash", TRUE);
 }
@@ -132,6 +190,9 @@ send_downloading(SimFota *fota, guint64 done, guint64 total)
 {
 	guint64 n = (guint64)fota->request->download_urc_max;
 
+	/* --download-silence: nothing between <X>START and <X>END (BC660K, 8 MB flash FILE). */
+	if (fota->modem->cfg->download_silence_ms > 0 || download_mute(fota))
+		return;
 	while (total > 0 && fota->downloading_sent < n &&
 	       (fota->downloading_sent + 1) * total <= done * n) {
 		fota->downloading_sent++;
@@ -142,27 +203,51 @@ send_downloading(SimFota *fota, guint64 done, guint64 total)
 /* --- update ---------------------------------------------------------------------------- */
 
 /* EC200T counts 1..update_URC_max; DFOTA firmware reports uneven percentages that need not
- * end at 100. A failing run stops halfway. */
+ * end at 100. */
 static GArray *
-make_steps(SimFota *fota, gboolean failing)
+updating_values(SimFota *fota)
 {
-	GArray *steps = g_array_new(FALSE, FALSE, sizeof(int));
+	GArray *values = g_array_new(FALSE, FALSE, sizeof(int));
 	GRand *rand = fota->modem->rand;
 
 	if (fota->modem->fota_kind) {
 		for (int k = 1; k <= fota->request->update_urc_max; k++)
-			g_array_append_val(steps, k);
+			g_array_append_val(values, k);
 	} else {
 		for (int p = g_rand_int_range(rand, 3, 12); p < 100;
 		     p += g_rand_int_range(rand, 6, 27))
-			g_array_append_val(steps, p);
+			g_array_append_val(values, p);
 		if (g_rand_boolean(rand)) {
 			int full = 100;
-			g_array_append_val(steps, full);
+			g_array_append_val(values, full);
 		}
 	}
-	if (failing)
-		g_array_set_size(steps, steps->len / 2);
+	return values;
+}
+
+/* The update after START: UPDATING values (a failing run stops halfway), the reboot in the
+ * middle (--reboot-mid-update), then RESTORE stages for a failure that restores. */
+static GArray *
+make_steps(SimFota *fota, gboolean failing, gboolean restore)
+{
+	g_autoptr(GArray) values = updating_values(fota);
+	GArray *steps = g_array_new(FALSE, FALSE, sizeof(UpdateStep));
+	guint half = values->len / 2;
+	guint count = failing ? half : values->len;
+	UpdateStep reboot = {NULL, 0, FALSE};
+
+	for (guint i = 0; i < count; i++) {
+		UpdateStep step = {"UPDATING", g_array_index(values, int, i), FALSE};
+		if (i == half && fota->modem->cfg->reboot_mid_update)
+			g_array_append_val(steps, reboot);
+		g_array_append_val(steps, step);
+	}
+	if (count == half && fota->modem->cfg->reboot_mid_update)
+		g_array_append_val(steps, reboot);
+	for (guint i = 0; restore && i < G_N_ELEMENTS(restore_percents); i++) {
+		UpdateStep step = {"RESTORE", restore_percents[i], TRUE};
+		g_array_append_val(steps, step);
+	}
 	return steps;
 }
 
@@ -191,21 +276,34 @@ static gboolean
 on_update_step(gpointer user_data)
 {
 	SimFota *fota = user_data;
+	const UpdateStep *step;
 
 	if (hangup_due(fota, SIM_HANGUP_UPDATING) && fota->step_index >= fota->steps->len / 2) {
 		fota->timer = 0;
 		crash(fota, SIM_HANGUP_UPDATING);
 		return G_SOURCE_REMOVE;
 	}
-	if (fota->step_index < fota->steps->len) {
-		int value = g_array_index(fota->steps, int, fota->step_index++);
-		if (!fota->quiet)
-			urc(fota, "UPDATING", value);
-		return G_SOURCE_CONTINUE;
+	if (fota->step_index >= fota->steps->len) {
+		fota->timer = 0;
+		finish_update(fota);
+		return G_SOURCE_REMOVE;
 	}
-	fota->timer = 0;
-	finish_update(fota);
-	return G_SOURCE_REMOVE;
+	step = &g_array_index(fota->steps, UpdateStep, fota->step_index++);
+	if (step->stage == NULL) {
+		/* The flash write survives the reboot: sim_fota_booted() goes on. */
+		fota->timer = 0;
+		fota->state = ST_UPDATE_BOOT;
+		sim_modem_reboot(fota->modem, "fota-update-midway", TRUE);
+		return G_SOURCE_REMOVE;
+	}
+	if (fota->quiet)
+		return G_SOURCE_CONTINUE;
+	if (step->percent)
+		sim_out_printf(fota->modem->out, "+QIND: \"FOTA\",\"%s\",%d%%", step->stage,
+		               step->value);
+	else
+		urc(fota, step->stage, step->value);
+	return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -213,23 +311,41 @@ start_update(SimFota *fota)
 {
 	const SimConfig *cfg = fota->modem->cfg;
 	gboolean package_bad = fota->update_code != 0;
-	guint interval;
+	gboolean restore = FALSE;
+	guint urcs = 0;
 
 	fota->state = ST_UPDATE;
 	fota->quiet = fota->request->mode == 0 && cfg->quiet_update;
-	if (!package_bad && cfg->update_error >= 0)
+	if (!package_bad && fault_due(fota, FAULT_RESTORE, cfg->restore >= 0)) {
+		fota->fired |= FAULT_RESTORE;
+		fota->update_code = cfg->restore;
+		restore = TRUE;
+	} else if (!package_bad && cfg->update_error >= 0) {
 		fota->update_code = cfg->update_error;
-	if (!fota->quiet)
+	}
+	if (!fota->quiet && !cfg->no_update_start)
 		urc(fota, "START", -1);
 	if (package_bad) {
 		/* The check fails before any flash write: no UPDATING at all. */
-		fota->steps = g_array_new(FALSE, FALSE, sizeof(int));
+		fota->steps = g_array_new(FALSE, FALSE, sizeof(UpdateStep));
 		fota->timer = g_timeout_add(CHECK_FAIL_MS, on_update_step, fota);
 		return;
 	}
-	fota->steps = make_steps(fota, fota->update_code != 0);
-	interval = cfg->update_ms / (fota->steps->len + 1);
-	fota->timer = g_timeout_add(MAX(interval, 1u), on_update_step, fota);
+	fota->steps = make_steps(fota, fota->update_code != 0, restore);
+	for (guint i = 0; i < fota->steps->len; i++)
+		urcs += g_array_index(fota->steps, UpdateStep, i).stage != NULL;
+	fota->step_interval_ms = MAX(cfg->update_ms / (urcs + 1), 1u);
+	fota->timer = g_timeout_add(fota->step_interval_ms, on_update_step, fota);
+}
+
+/* --reboot-mid-update: back from the reboot, the modem says so and goes on. */
+static void
+continue_update(SimFota *fota)
+{
+	fota->state = ST_UPDATE;
+	if (!fota->quiet)
+		sim_out_line(fota->modem->out, CONTINUE_UPGRADE);
+	fota->timer = g_timeout_add(fota->step_interval_ms, on_update_step, fota);
 }
 
 static gboolean
@@ -282,15 +398,23 @@ download_finished(SimFota *fota, int code)
 		sim_log_end(entry);
 	}
 	g_clear_pointer(&fota->parser, sim_package_parser_free);
-	if (fota->request->mode == 1) {
-		begin_update(fota);
+	fota->state = ST_AWAIT_BOOT;
+	if (fota->request->mode == 0) {
+		sim_modem_reboot(fota->modem, "fota-download-done", TRUE);
 		return;
 	}
-	fota->state = ST_AWAIT_BOOT;
-	sim_modem_reboot(fota->modem, "fota-download-done", TRUE);
+	if (cfg->vanish_after_download_ms > 0) {
+		/* The port re-enumerates before START; the update waits for it. */
+		sim_modem_vanish(fota->modem, "vanish-after-download",
+		                 cfg->vanish_after_download_ms, FALSE);
+		return;
+	}
+	begin_update(fota);
 }
 
 /* --- FILE mode ------------------------------------------------------------------------- */
+
+static void trace_file_done(SimFota *fota);
 
 static void
 file_finished(SimFota *fota, int code)
@@ -306,7 +430,10 @@ file_finished(SimFota *fota, int code)
 		sim_log_str(entry, "first_command", fota->scan.first);
 	sim_log_end(entry);
 	sim_modem_watch_after_file(fota->modem);
-	download_finished(fota, code);
+	if (fota->state == ST_TRACE)
+		trace_file_done(fota);
+	else
+		download_finished(fota, code);
 }
 
 static gboolean
@@ -339,14 +466,17 @@ on_file_end_delay(gpointer user_data)
 gboolean
 sim_fota_wants_raw(const SimFota *fota)
 {
-	return fota->state == ST_FILE;
+	/* A FILE trace takes the package bytes while the parser is there (until all came). */
+	return fota->state == ST_FILE || (fota->state == ST_TRACE && fota->parser != NULL);
 }
 
 gsize
 sim_fota_feed_raw(SimFota *fota, const guint8 *data, gsize len)
 {
+	/* A trace says itself what the modem prints: the bytes are only counted. */
+	gboolean tracing = fota->state == ST_TRACE;
 	guint64 length = fota->request->file_length;
-	guint64 early = fota->modem->cfg->file_early_end;
+	guint64 early = tracing ? 0 : fota->modem->cfg->file_early_end;
 	guint64 stop = early > 0 && early < length ? early : length;
 	guint64 received = sim_package_parser_received(fota->parser);
 	gsize take = (gsize)MIN((guint64)len, stop - received);
@@ -354,8 +484,9 @@ sim_fota_feed_raw(SimFota *fota, const guint8 *data, gsize len)
 	sim_package_parser_feed(fota->parser, data, take);
 	sim_cmdscan_feed(&fota->scan, data, take);
 	received += take;
-	send_downloading(fota, received, length);
-	if (hangup_due(fota, SIM_HANGUP_DOWNLOADING) && received * 2 >= length) {
+	if (!tracing)
+		send_downloading(fota, received, length);
+	if (!tracing && hangup_due(fota, SIM_HANGUP_DOWNLOADING) && received * 2 >= length) {
 		crash(fota, SIM_HANGUP_DOWNLOADING);
 		return take;
 	}
@@ -366,7 +497,7 @@ sim_fota_feed_raw(SimFota *fota, const guint8 *data, gsize len)
 	}
 	if (received < length) {
 		arm_file_timer(fota);
-	} else if (fota->modem->cfg->file_end_delay_ms > 0) {
+	} else if (!tracing && fota->modem->cfg->file_end_delay_ms > 0) {
 		remove_timer(fota);
 		fota->state = ST_FILE_CHECK;
 		fota->timer =
@@ -405,14 +536,36 @@ on_net_done(SimNetDownload *net, gpointer user_data)
 	log_download(fota, bytes, fota->net_code, sim_net_download_detail(net));
 }
 
-/* Paces DOWNLOADING over max(--download-ms, the real transfer): the reported fraction is the
- * smaller of the real one and the simulated one. */
+/* --download-cut: the network goes in the middle of the download and the modem says so with
+ * END,<code> (701/702 in Quectel test scripts), not with <X>END; then it is idle. */
+static void
+cut_download(SimFota *fota, guint64 received)
+{
+	int code = fota->modem->cfg->download_cut;
+
+	fota->fired |= FAULT_CUT;
+	log_download(fota, received, code, "network cut (--download-cut): END without <X>END");
+	urc(fota, "END", code);
+	reset(fota);
+}
+
+/* How long a network download lasts at least: --download-silence wins over --download-ms. */
+static guint
+download_duration_ms(const SimFota *fota)
+{
+	const SimConfig *cfg = fota->modem->cfg;
+
+	return cfg->download_silence_ms > 0 ? cfg->download_silence_ms : cfg->download_ms;
+}
+
+/* Paces DOWNLOADING over max(the download duration, the real transfer): the reported fraction
+ * is the smaller of the real one and the simulated one. */
 static gboolean
 on_net_tick(gpointer user_data)
 {
 	SimFota *fota = user_data;
 	const guint64 scale = 1000000;
-	guint64 duration_us = (guint64)fota->modem->cfg->download_ms * 1000;
+	guint64 duration_us = (guint64)download_duration_ms(fota) * 1000;
 	guint64 elapsed_us = (guint64)(g_get_monotonic_time() - fota->phase_start_us);
 	guint64 sim_frac = duration_us == 0 ? scale : MIN(scale, elapsed_us * scale / duration_us);
 	guint64 real_frac = 0;
@@ -440,6 +593,12 @@ on_net_tick(gpointer user_data)
 		download_finished(fota, 0);
 		return G_SOURCE_REMOVE;
 	}
+	if (fault_due(fota, FAULT_CUT, fota->modem->cfg->download_cut >= 0) &&
+	    MIN(sim_frac, real_frac) * 2 >= scale) {
+		fota->timer = 0;
+		cut_download(fota, received);
+		return G_SOURCE_REMOVE;
+	}
 	return G_SOURCE_CONTINUE;
 }
 
@@ -454,7 +613,7 @@ start_net(SimFota *fota)
 {
 	SimModem *modem = fota->modem;
 	guint n = (guint)MAX(fota->request->download_urc_max, 1);
-	guint tick = CLAMP(modem->cfg->download_ms / (2 * n), 5u, 50u);
+	guint tick = CLAMP(download_duration_ms(fota) / (2 * n), 5u, 50u);
 
 	if (modem->cfg->require_pdp && !pdp_ready(modem)) {
 		int code = fota->request->kind == SIM_URL_FTP ? FTP_ERR_NETWORK : HTTP_ERR_NO_NET;
@@ -467,6 +626,139 @@ start_net(SimFota *fota)
 	fota->net = sim_net_download_start(fota->request->url, fota->request->kind, modem->cfg,
 	                                   on_net_done, fota);
 	fota->timer = g_timeout_add(tick, on_net_tick, fota);
+}
+
+/* --- field traces ---------------------------------------------------------------------- */
+
+static void
+log_trace(SimFota *fota, const char *step, guint lineno)
+{
+	SimLogEntry *entry = sim_log_begin(fota->modem->log, "trace");
+
+	sim_log_str(entry, "step", step);
+	if (lineno > 0)
+		sim_log_int(entry, "line", lineno);
+	else
+		sim_log_str(entry, "path", fota->modem->cfg->trace->path);
+	sim_log_end(entry);
+}
+
+static gboolean on_trace_step(gpointer user_data);
+
+/* The next step after its delay. Past the last reboot (or at the end) the FOTA engine is idle
+ * and a later AT+QFOTADL= runs the simulator's own logic, while the rest of the trace (boot
+ * noise) still plays. */
+static void
+trace_next(SimFota *fota)
+{
+	const SimTrace *trace = fota->modem->cfg->trace;
+
+	fota->trace_wait = TRACE_WAIT_DELAY;
+	if (fota->state == ST_TRACE && fota->trace_index >= trace->idle_from) {
+		log_trace(fota, "idle", 0);
+		/* Package bytes still on their way are AT input again, as after a FILEEND. */
+		reset(fota);
+		fota->trace_tail = TRUE;
+	}
+	if (fota->trace_index < trace->steps->len) {
+		const SimTraceStep *step =
+		        &g_array_index(trace->steps, SimTraceStep, fota->trace_index);
+		fota->trace_timer = g_timeout_add(step->delay_ms, on_trace_step, fota);
+		return;
+	}
+	log_trace(fota, "end", 0);
+	fota->trace_tail = FALSE;
+}
+
+/* A reboot from outside (AT+CFUN=1,1) or the end of the simulator: the trace stops. */
+static void
+stop_trace(SimFota *fota)
+{
+	if (fota->state != ST_TRACE && !fota->trace_tail)
+		return;
+	log_trace(fota, "aborted", 0);
+	fota->trace_tail = FALSE;
+	if (fota->trace_timer != 0)
+		g_source_remove(fota->trace_timer);
+	fota->trace_timer = 0;
+}
+
+static const char *
+trace_step_name(SimTraceKind kind)
+{
+	switch (kind) {
+	case SIM_TRACE_LINE:
+		return "line";
+	case SIM_TRACE_REBOOT:
+		return "reboot";
+	case SIM_TRACE_VANISH:
+		return "vanish";
+	case SIM_TRACE_REVISION:
+		return "revision";
+	default:
+		return "file";
+	}
+}
+
+static gboolean
+on_trace_step(gpointer user_data)
+{
+	SimFota *fota = user_data;
+	SimModem *modem = fota->modem;
+	const SimTraceStep *step =
+	        &g_array_index(modem->cfg->trace->steps, SimTraceStep, fota->trace_index++);
+
+	fota->trace_timer = 0;
+	log_trace(fota, trace_step_name(step->kind), step->lineno);
+	switch (step->kind) {
+	case SIM_TRACE_LINE:
+		sim_out_line(modem->out, step->text);
+		break;
+	case SIM_TRACE_REVISION:
+		sim_modem_set_revision(modem, step->text);
+		break;
+	case SIM_TRACE_REBOOT:
+	case SIM_TRACE_VANISH:
+		/* sim_fota_booted() goes on once the modem speaks again. */
+		fota->trace_wait = TRACE_WAIT_BOOT;
+		sim_modem_vanish(modem, "trace", step->ms > 0 ? step->ms : modem->cfg->reboot_ms,
+		                 step->kind == SIM_TRACE_REBOOT);
+		return G_SOURCE_REMOVE;
+	case SIM_TRACE_FILE:
+		if (fota->parser != NULL) {
+			fota->trace_wait = TRACE_WAIT_FILE;
+			return G_SOURCE_REMOVE;
+		}
+		break;
+	}
+	trace_next(fota);
+	return G_SOURCE_REMOVE;
+}
+
+/* The FILE package of a trace's job has come (or stalled for --file-timeout-ms). */
+static void
+trace_file_done(SimFota *fota)
+{
+	remove_timer(fota); /* the stall timer */
+	g_clear_pointer(&fota->parser, sim_package_parser_free);
+	sim_cmdscan_clear(&fota->scan);
+	if (fota->trace_wait == TRACE_WAIT_FILE)
+		trace_next(fota);
+}
+
+static void
+trace_begin(SimFota *fota)
+{
+	fota->trace_played = TRUE;
+	fota->state = ST_TRACE;
+	fota->trace_index = 0;
+	log_trace(fota, "begin", 0);
+	if (fota->request->kind == SIM_URL_FILE) {
+		/* The bytes come right after FILESTART, whenever the trace prints it. */
+		fota->parser = sim_package_parser_new();
+		arm_file_timer(fota);
+	}
+	trace_next(fota);
 }
 
 /* --- entry points ---------------------------------------------------------------------- */
@@ -486,6 +778,10 @@ sim_fota_start(SimFota *fota, SimFotadlRequest *request)
 
 	reset(fota);
 	fota->request = request;
+	if (modem->cfg->trace != NULL && !fota->trace_played) {
+		trace_begin(fota);
+		return;
+	}
 	if (modem->cfg->silent) {
 		fota->state = ST_SILENT;
 		return;
@@ -495,6 +791,17 @@ sim_fota_start(SimFota *fota, SimFotadlRequest *request)
 		return;
 	}
 	stage_urc(fota, "START", -1);
+	if (fault_due(fota, FAULT_REFUSE, modem->cfg->refuse_download >= 0)) {
+		/* --refuse-download: the modem gives up before a byte (EC200U: HTTPEND,608). */
+		fota->fired |= FAULT_REFUSE;
+		log_download(fota, 0, modem->cfg->refuse_download,
+		             "refused at once (--refuse-download)");
+		stage_urc(fota, "END", modem->cfg->refuse_download);
+		if (request->kind == SIM_URL_FILE)
+			sim_modem_watch_after_file(modem); /* did the host stop sending? */
+		reset(fota);
+		return;
+	}
 	if (request->kind != SIM_URL_FILE) {
 		start_net(fota);
 		return;
@@ -519,12 +826,13 @@ sim_fota_busy(const SimFota *fota)
 gboolean
 sim_fota_updating(const SimFota *fota)
 {
-	return fota->state == ST_UPDATE;
+	return fota->state == ST_UPDATE || fota->state == ST_UPDATE_BOOT;
 }
 
 void
 sim_fota_abort(SimFota *fota)
 {
+	stop_trace(fota);
 	reset(fota);
 }
 
@@ -533,6 +841,10 @@ sim_fota_booted(SimFota *fota)
 {
 	if (fota->state == ST_AWAIT_BOOT)
 		begin_update(fota);
+	else if (fota->state == ST_UPDATE_BOOT)
+		continue_update(fota);
+	else if (fota->state == ST_TRACE && fota->trace_wait == TRACE_WAIT_BOOT)
+		trace_next(fota);
 }
 
 SimFota *
@@ -549,6 +861,7 @@ sim_fota_free(SimFota *fota)
 {
 	if (fota == NULL)
 		return;
+	stop_trace(fota);
 	reset(fota);
 	g_free(fota);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The (D)FOTA engine behind AT+QFOTADL: FILE reception, network download pacing, package
- * check, update progress, the reboots around them, and the --hangup-at/--silent faults. */
+ * check, update progress, the reboots around them, the --hangup-at/--silent faults, the field
+ * behaviours (README.md) and the replay of a --trace in place of all that. */
 #pragma once
 
 #include "sim-modem.h"
@@ -21,7 +22,8 @@ gboolean sim_fota_wants_raw(const SimFota *fota);
 gsize sim_fota_feed_raw(SimFota *fota, const guint8 *data, gsize len);
 /* An outside reboot (AT+CFUN=1,1): whatever was going on is lost. */
 void sim_fota_abort(SimFota *fota);
-/* The modem finished booting (boot URCs sent): a mode-0 update continues here. */
+/* The modem speaks again after a reboot (boot URCs sent) or a vanish: a mode-0 update, an
+ * update interrupted by its reboot or a trace continues here. */
 void sim_fota_booted(SimFota *fota);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SimFota, sim_fota_free)

@@ -5,6 +5,7 @@
 #include "sim-log.h"
 #include "sim-modem.h"
 #include "sim-package.h"
+#include "sim-trace.h"
 
 #include <curl/curl.h>
 #include <glib-unix.h>
@@ -69,6 +70,11 @@ typedef struct {
 	gboolean quiet_update, require_pdp, https_insecure, urc_before_ok;
 	int download_error, update_error;
 	char *hangup_at, *port_kind, *seed;
+	/* field behaviours */
+	gboolean https_stages, no_update_start, reboot_mid_update, no_download_urcs, boot_shuffle;
+	int vanish_after_download_ms, download_silence_ms;
+	int download_cut, refuse_download, restore;
+	char *trace;
 	char **reply_delays, **cme_errors;
 	/* --make-package */
 	char *make_package, *from, *to;
@@ -89,6 +95,7 @@ options_clear(Options *o)
 	g_free(o->port_kind);
 	g_free(o->seed);
 	g_free(o->file_early_end);
+	g_free(o->trace);
 	g_strfreev(o->reply_delays);
 	g_strfreev(o->cme_errors);
 	g_free(o->make_package);
@@ -111,6 +118,7 @@ config_clear(SimConfig *cfg)
 		g_array_unref(cfg->reply_delays);
 	if (cfg->cme_errors != NULL)
 		g_array_unref(cfg->cme_errors);
+	sim_trace_free(cfg->trace);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(SimConfig, config_clear)
@@ -142,6 +150,16 @@ non_negative(const char *name, int value, guint *out, GError **error)
 	if (value < 0)
 		return fail(error, "--%s must be >= 0, got %d", name, value);
 	*out = (guint)value;
+	return TRUE;
+}
+
+/* A code the modem prints in a URC (--download-cut, --refuse-download, --restore): -1 is off. */
+static gboolean
+urc_code(const char *name, int value, int *out, GError **error)
+{
+	if (value != -1 && (value < 0 || value > 999))
+		return fail(error, "--%s must be 0..999, got %d", name, value);
+	*out = value;
 	return TRUE;
 }
 
@@ -213,7 +231,14 @@ build_config(const Options *o, SimConfig *cfg, GError **error)
 	    !non_negative("file-end-delay-ms", o->file_end_delay_ms, &cfg->file_end_delay_ms,
 	                  error) ||
 	    !non_negative("check-ms", o->check_ms, &cfg->check_ms, error) ||
-	    !non_negative("net-timeout-ms", o->net_timeout_ms, &cfg->net_timeout_ms, error))
+	    !non_negative("net-timeout-ms", o->net_timeout_ms, &cfg->net_timeout_ms, error) ||
+	    !non_negative("vanish-after-download", o->vanish_after_download_ms,
+	                  &cfg->vanish_after_download_ms, error) ||
+	    !non_negative("download-silence", o->download_silence_ms, &cfg->download_silence_ms,
+	                  error) ||
+	    !urc_code("download-cut", o->download_cut, &cfg->download_cut, error) ||
+	    !urc_code("refuse-download", o->refuse_download, &cfg->refuse_download, error) ||
+	    !urc_code("restore", o->restore, &cfg->restore, error))
 		return FALSE;
 	if (!parse_early_end(o->file_early_end, cfg, error))
 		return FALSE;
@@ -229,6 +254,13 @@ build_config(const Options *o, SimConfig *cfg, GError **error)
 	cfg->urc_before_ok = o->urc_before_ok;
 	cfg->require_pdp = o->require_pdp;
 	cfg->https_insecure = o->https_insecure;
+	cfg->https_stages = o->https_stages;
+	cfg->no_update_start = o->no_update_start;
+	cfg->reboot_mid_update = o->reboot_mid_update;
+	cfg->no_download_urcs = o->no_download_urcs;
+	cfg->boot_shuffle = o->boot_shuffle;
+	if (o->trace != NULL && (cfg->trace = sim_trace_load(o->trace, error)) == NULL)
+		return FALSE;
 
 	if (o->hangup_at == NULL)
 		cfg->hangup_at = SIM_HANGUP_NONE;
@@ -297,6 +329,9 @@ main(int argc, char **argv)
 	        .net_timeout_ms = 30000,
 	        .download_error = -1,
 	        .update_error = -1,
+	        .download_cut = -1,
+	        .refuse_download = -1,
+	        .restore = -1,
 	        .size = 65536,
 	};
 	GOptionEntry entries[] = {
@@ -356,6 +391,28 @@ main(int argc, char **argv)
 	        {"https-insecure", 0, 0, G_OPTION_ARG_NONE, &o.https_insecure,
 	         "Do not verify HTTPS certificates", NULL},
 	        {"seed", 0, 0, G_OPTION_ARG_STRING, &o.seed, "Seed for the random faults", "N"},
+	        {"https-stages", 0, 0, G_OPTION_ARG_NONE, &o.https_stages,
+	         "HTTPSSTART/HTTPSEND for https URLs", NULL},
+	        {"vanish-after-download", 0, 0, G_OPTION_ARG_INT, &o.vanish_after_download_ms,
+	         "Mode 1: the tty is gone this long after *END,0, before START", "MS"},
+	        {"no-update-start", 0, 0, G_OPTION_ARG_NONE, &o.no_update_start,
+	         "UPDATING with no START before it", NULL},
+	        {"reboot-mid-update", 0, 0, G_OPTION_ARG_NONE, &o.reboot_mid_update,
+	         "Reboot halfway through the update, then go on", NULL},
+	        {"download-cut", 0, 0, G_OPTION_ARG_INT, &o.download_cut,
+	         "Network cut halfway through the download: END,CODE, no *END (once)", "CODE"},
+	        {"refuse-download", 0, 0, G_OPTION_ARG_INT, &o.refuse_download,
+	         "*END,CODE right after *START (once)", "CODE"},
+	        {"restore", 0, 0, G_OPTION_ARG_INT, &o.restore,
+	         "The update fails halfway and restores: RESTORE n%, END,CODE (once)", "CODE"},
+	        {"download-silence", 0, 0, G_OPTION_ARG_INT, &o.download_silence_ms,
+	         "No DOWNLOADING; a network download lasts at least MS", "MS"},
+	        {"no-download-urcs", 0, 0, G_OPTION_ARG_NONE, &o.no_download_urcs,
+	         "Network modes: no *START, DOWNLOADING or *END", NULL},
+	        {"boot-shuffle", 0, 0, G_OPTION_ARG_NONE, &o.boot_shuffle,
+	         "Boot URCs (with +CFUN: 1) in a seeded shuffled order", NULL},
+	        {"trace", 0, 0, G_OPTION_ARG_FILENAME, &o.trace,
+	         "Play this field trace for the first accepted AT+QFOTADL=", "FILE"},
 	        {"make-package", 0, 0, G_OPTION_ARG_FILENAME, &o.make_package,
 	         "Write a package and exit", "OUT"},
 	        {"from", 0, 0, G_OPTION_ARG_STRING, &o.from, "Package source revision", "REV"},

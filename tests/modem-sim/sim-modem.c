@@ -4,10 +4,13 @@
 #include "sim-at.h"
 #include "sim-fota.h"
 
-/* Boot URCs as an EC2x/EG9x prints them after power-up, a little apart. */
-static const char *const boot_urcs[] = {
-        "RDY", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE",
+/* Boot URCs as an EC2x/EG9x prints them after power-up, a little apart. --boot-shuffle adds
+ * +CFUN: 1, seen after END,0 in field logs, and mixes the order: a host must not take PB DONE
+ * for the last word of a boot. */
+static const char *const boot_lines[SIM_BOOT_URCS_MAX] = {
+        "RDY", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE", "+QIND: PB DONE", "+CFUN: 1",
 };
+#define BOOT_URCS_FIXED 5
 #define BOOT_URC_GAP_MS 30
 
 static void
@@ -48,13 +51,39 @@ sim_modem_resume_input(SimModem *modem)
 	process_backlog(modem);
 }
 
+/* The order of this boot's URCs: fixed, or a seeded shuffle that is never the fixed order. */
+static void
+choose_boot_urcs(SimModem *modem)
+{
+	gboolean fixed = TRUE;
+
+	modem->boot_count = modem->cfg->boot_shuffle ? SIM_BOOT_URCS_MAX : BOOT_URCS_FIXED;
+	for (guint i = 0; i < modem->boot_count; i++)
+		modem->boot_order[i] = boot_lines[i];
+	if (!modem->cfg->boot_shuffle)
+		return;
+	for (guint i = modem->boot_count - 1; i > 0; i--) {
+		guint j = (guint)g_rand_int_range(modem->rand, 0, (gint)i + 1);
+		const char *swap = modem->boot_order[i];
+		modem->boot_order[i] = modem->boot_order[j];
+		modem->boot_order[j] = swap;
+	}
+	for (guint i = 0; i < modem->boot_count; i++)
+		fixed = fixed && modem->boot_order[i] == boot_lines[i];
+	if (fixed) {
+		/* "Another order" is the point of the switch: swap the ends. */
+		modem->boot_order[0] = boot_lines[modem->boot_count - 1];
+		modem->boot_order[modem->boot_count - 1] = boot_lines[0];
+	}
+}
+
 static gboolean
 on_boot_step(gpointer user_data)
 {
 	SimModem *modem = user_data;
 
-	sim_out_line(modem->out, boot_urcs[modem->boot_step++]);
-	if (modem->boot_step < G_N_ELEMENTS(boot_urcs))
+	sim_out_line(modem->out, modem->boot_order[modem->boot_step++]);
+	if (modem->boot_step < modem->boot_count)
 		return G_SOURCE_CONTINUE;
 	modem->boot_source = 0;
 	sim_fota_booted(modem->fota);
@@ -66,14 +95,19 @@ on_booted(gpointer user_data)
 {
 	SimModem *modem = user_data;
 
+	if (!modem->boot_urcs) {
+		sim_fota_booted(modem->fota);
+		return;
+	}
+	choose_boot_urcs(modem);
 	modem->boot_step = 0;
 	on_boot_step(modem);
-	if (modem->boot_source == 0 && modem->boot_step < G_N_ELEMENTS(boot_urcs))
+	if (modem->boot_source == 0 && modem->boot_step < modem->boot_count)
 		modem->boot_source = g_timeout_add(BOOT_URC_GAP_MS, on_boot_step, modem);
 }
 
-void
-sim_modem_reboot(SimModem *modem, const char *reason, gboolean drain)
+static void
+go_away(SimModem *modem, const char *reason, gboolean drain, guint gone_ms, gboolean boot_urcs)
 {
 	SimLogEntry *entry;
 
@@ -82,6 +116,7 @@ sim_modem_reboot(SimModem *modem, const char *reason, gboolean drain)
 	entry = sim_log_begin(modem->log, "reboot");
 	sim_log_str(entry, "reason", reason);
 	sim_log_end(entry);
+	modem->boot_urcs = boot_urcs;
 	if (modem->boot_source != 0)
 		g_source_remove(modem->boot_source);
 	modem->boot_source = 0;
@@ -91,7 +126,19 @@ sim_modem_reboot(SimModem *modem, const char *reason, gboolean drain)
 		modem->pdp[i].active = FALSE;
 	modem->ifc = FALSE;
 	sim_at_reset(modem->at);
-	sim_pty_reboot(modem->pty, drain);
+	sim_pty_reboot(modem->pty, drain, gone_ms);
+}
+
+void
+sim_modem_reboot(SimModem *modem, const char *reason, gboolean drain)
+{
+	go_away(modem, reason, drain, modem->cfg->reboot_ms, TRUE);
+}
+
+void
+sim_modem_vanish(SimModem *modem, const char *reason, guint gone_ms, gboolean boot_urcs)
+{
+	go_away(modem, reason, TRUE, gone_ms, boot_urcs);
 }
 
 static gboolean

@@ -12,6 +12,8 @@ typedef struct _SimAt SimAt;
 typedef struct _SimFota SimFota;
 
 #define SIM_MAX_CID 16
+/* RDY, +CPIN: READY, +QUSIM: 1, +QIND: SMS DONE, +QIND: PB DONE and, shuffled, +CFUN: 1. */
+#define SIM_BOOT_URCS_MAX 6
 
 typedef struct {
 	gboolean defined; /* AT+QICSGP done */
@@ -41,6 +43,9 @@ typedef struct {
 	gboolean ifc;                /* AT+IFC=2,2 (lost on reboot) */
 
 	GByteArray *backlog; /* input read but not yet consumed (interpreter busy) */
+	gboolean boot_urcs;  /* whether the tty's return after this reboot brings boot URCs */
+	const char *boot_order[SIM_BOOT_URCS_MAX];
+	guint boot_count;
 	guint boot_source;
 	guint boot_step;
 	guint after_file_source;  /* the window after a FILE transfer ended */
@@ -53,9 +58,14 @@ typedef struct {
 SimModem *sim_modem_new(const SimConfig *cfg, SimLog *log, GError **error);
 void sim_modem_free(SimModem *modem);
 
-/* The tty vanishes (reason goes to the log). Volatile state is lost; the caller decides what
- * the FOTA engine keeps. drain: let queued output reach the host first. */
+/* The tty vanishes for --reboot-ms (reason goes to the log), then boot URCs. Volatile state is
+ * lost; the caller decides what the FOTA engine keeps. drain: let queued output reach the host
+ * first. */
 void sim_modem_reboot(SimModem *modem, const char *reason, gboolean drain);
+/* Like a reboot, but the tty is gone gone_ms and the boot URCs only come with boot_urcs (a USB
+ * re-enumeration prints nothing). Queued output is drained first. Either way sim_fota_booted()
+ * follows once the modem speaks again. */
+void sim_modem_vanish(SimModem *modem, const char *reason, guint gone_ms, gboolean boot_urcs);
 void sim_modem_set_revision(SimModem *modem, const char *revision);
 /* Whether FILE mode runs with hardware flow control, given --port-kind. */
 gboolean sim_modem_flow_control_on(const SimModem *modem);

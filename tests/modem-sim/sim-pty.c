@@ -12,7 +12,10 @@
 #include <unistd.h>
 
 /* The host may stop reading; output beyond this is dropped rather than grown without bound. */
-#define MAX_QUEUED        (256 * 1024)
+#define MAX_QUEUED (256 * 1024)
+/* A reboot waits for the host to take the last output, but at most this long without progress
+ * (a write to the master, or the start of the wait for the host to read it): --split-writes
+ * paces a long backlog over seconds, a host that stops reading must not stall the reboot. */
 #define DRAIN_DEADLINE_MS 1000
 #define READ_POLL_MS      5
 /* The kernel moves written bytes to the slave's queue from a work queue: an
@@ -37,6 +40,7 @@ struct _SimPty {
 	guint split_source; /* timer between --split-writes pieces */
 
 	gboolean reboot_pending; /* waiting for the output to drain */
+	guint gone_ms;           /* how long the tty stays away this time */
 	guint empty_polls;       /* consecutive polls that found the slave's queue empty */
 	guint reboot_source;     /* drain deadline, gone period or boot URC delay */
 	guint read_poll_source;  /* waiting for the host to read the last output */
@@ -44,6 +48,7 @@ struct _SimPty {
 };
 
 static void flush_out(SimPty *pty);
+static void arm_drain_deadline(SimPty *pty);
 
 static void
 remove_source(guint *id)
@@ -282,6 +287,8 @@ flush_out(SimPty *pty)
 			break;
 		}
 		g_byte_array_remove_range(pty->out, 0, (guint)n);
+		if (pty->reboot_pending)
+			arm_drain_deadline(pty);
 		if (pty->cfg->split_writes && pty->out->len > 0) {
 			pty->split_source = g_timeout_add((guint)g_rand_int_range(pty->rand, 1, 4),
 			                                  on_split_timer, pty);
@@ -339,7 +346,7 @@ finish_teardown(SimPty *pty)
 	remove_source(&pty->read_poll_source);
 	(void)unlink(pty->cfg->link);
 	close_pty(pty);
-	pty->reboot_source = g_timeout_add(pty->cfg->reboot_ms, on_gone_done, pty);
+	pty->reboot_source = g_timeout_add(pty->gone_ms, on_gone_done, pty);
 }
 
 /* Bytes the host has not read yet sit in the slave's input queue, and closing the master
@@ -365,6 +372,7 @@ on_read_poll(gpointer user_data)
 static void
 teardown_when_read(SimPty *pty)
 {
+	arm_drain_deadline(pty);
 	pty->empty_polls = 0;
 	if (pty->read_poll_source == 0)
 		pty->read_poll_source = g_timeout_add(READ_POLL_MS, on_read_poll, pty);
@@ -380,14 +388,22 @@ on_drain_deadline(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+static void
+arm_drain_deadline(SimPty *pty)
+{
+	remove_source(&pty->reboot_source);
+	pty->reboot_source = g_timeout_add(DRAIN_DEADLINE_MS, on_drain_deadline, pty);
+}
+
 void
-sim_pty_reboot(SimPty *pty, gboolean drain)
+sim_pty_reboot(SimPty *pty, gboolean drain, guint gone_ms)
 {
 	if (pty->master < 0 || pty->reboot_pending)
 		return;
+	pty->gone_ms = gone_ms;
 	if (drain) {
 		pty->reboot_pending = TRUE;
-		pty->reboot_source = g_timeout_add(DRAIN_DEADLINE_MS, on_drain_deadline, pty);
+		arm_drain_deadline(pty);
 		if (pty->out->len == 0)
 			teardown_when_read(pty);
 		return;

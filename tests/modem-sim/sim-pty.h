@@ -27,8 +27,8 @@ gboolean sim_pty_is_up(const SimPty *pty);
 /* Stops reading while the modem is busy, so the kernel buffers (and the host blocks) instead
  * of the simulator buffering without bound. A new pty after a reboot starts unpaused. */
 void sim_pty_pause_input(SimPty *pty, gboolean paused);
-/* Makes the tty vanish for --reboot-ms. drain: let queued output (e.g. the OK of AT+CFUN=1,1)
+/* Makes the tty vanish for gone_ms. drain: let queued output (e.g. the OK of AT+CFUN=1,1)
  * reach the host first (bounded wait). No-op when a reboot is already under way. */
-void sim_pty_reboot(SimPty *pty, gboolean drain);
+void sim_pty_reboot(SimPty *pty, gboolean drain, guint gone_ms);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SimPty, sim_pty_free)

@@ -13,6 +13,7 @@ import os
 import re
 import select
 import shutil
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -512,6 +513,8 @@ class TestSimulator(unittest.TestCase):
     def package_root(self, sim):
         """A directory holding up.bin, a package from REV to NEW."""
         root = os.path.join(sim.dir, "www")
+        if os.path.isdir(root):
+            return root
         os.mkdir(root)
         shutil.copy(sim.make_package("up.bin", REV, NEW), os.path.join(root, "up.bin"))
         return root
@@ -687,6 +690,291 @@ class TestSimulator(unittest.TestCase):
         with self.assertRaises(TimeoutError):
             p.readline(0.5)
         self.assertEqual(p.command("AT")[1], "OK")
+
+    # --- field behaviours (README.md, "Field behaviours") ----------------------------------
+
+    def net_cmd(self, server, mode=1, dl_max=5, up_max=5, name="up.bin", scheme="http"):
+        return 'AT+QFOTADL="%s://127.0.0.1:%d/%s",%d,%d,%d' % (scheme, server.port, name, mode,
+                                                               dl_max, up_max)
+
+    def https_server(self, sim):
+        """package_root() over TLS with a throw-away self-signed certificate."""
+        if not shutil.which("openssl"):
+            self.skipTest("openssl is not installed")
+        key, cert = os.path.join(sim.dir, "key.pem"), os.path.join(sim.dir, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        server = Http(self.package_root(sim))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+        return server
+
+    @with_sim("--https-stages", "--https-insecure")
+    def test_https_stages(self, sim):
+        """HTTPSSTART/HTTPSEND for https URLs, also for a failed download; http stays HTTP."""
+        p = sim.port
+        self.assertEqual(p.command('AT+QFOTADL="https://127.0.0.1:1/up.bin",1,5')[1], "OK")
+        p.expect(fota("HTTPSSTART"))
+        p.expect(fota("HTTPSEND", 716), 10)
+        server = self.https_server(sim)
+        try:
+            self.assertEqual(p.command(self.net_cmd(server, scheme="https"))[1], "OK")
+            lines = p.wait_vanished(10)
+        finally:
+            server.stop()
+        self.assertEqual(fota_urcs(lines), upgrade_urcs("HTTPSEND", start="HTTPSSTART"))
+        p = sim.reopen_booted()
+        self.assertEqual(p.command("AT+QGMR")[0], [NEW])
+        with self.http_server(sim) as plain:
+            self.assertEqual(p.command(self.net_cmd(plain, name="missing.bin"))[1], "OK")
+            p.expect(fota("HTTPSTART"))
+            p.expect(fota("HTTPEND", 711), 5)
+
+    @with_sim("--vanish-after-download", "700")
+    def test_vanish_after_download(self, sim):
+        """Mode 1: the tty goes after FILEEND,0 and comes back silent; START follows there."""
+        pkg = sim.make_package("up.bin", REV, NEW)
+        _, lines = self.file_upgrade(sim, pkg)
+        self.assertEqual(fota_urcs(lines), [fota("DOWNLOADING", k) for k in range(1, 6)] +
+                         [fota("FILEEND", 0)])
+        p = sim.reopen()
+        lines = p.wait_vanished(5)
+        self.assertEqual(lines, upgrade_urcs("FILEEND")[6:])  # START .. END,0: no boot URCs
+        p = sim.reopen_booted()
+        self.assertEqual(p.command("AT+QGMR")[0], [NEW])
+        self.assertEqual([e["reason"] for e in sim.events("reboot")],
+                         ["vanish-after-download", "fota-update-done"])
+        gone = sim.events("reboot")[0]["ms"]
+        back = sim.events("link")[1]["ms"]
+        self.assertGreaterEqual(back - gone, 700)
+
+    @with_sim("--no-update-start")
+    def test_no_update_start(self, sim):
+        pkg = sim.make_package("up.bin", REV, NEW)
+        _, lines = self.file_upgrade(sim, pkg)
+        expected = upgrade_urcs("FILEEND")
+        expected.remove(fota("START"))
+        self.assertEqual(fota_urcs(lines), expected)
+
+    @with_sim("--reboot-mid-update", model="EC200S", revision="EC200SCNAAR03A07M08")
+    def test_reboot_mid_update(self, sim):
+        """UPDATING to about half, a reboot, "Last upgrade was not finished,continue upgrade",
+        the rest of UPDATING, END,0, the final reboot; the revision changes once."""
+        pkg = sim.make_package("up.bin", "EC200SCNAAR03A07M08", "EC200SCNAAR03A08M08",
+                               model="EC200S")
+        lines = self.send_package(sim, pkg, 1)
+        first = [int(l.rsplit(",", 1)[1]) for l in lines if l.startswith(fota("UPDATING"))]
+        self.assertEqual(fota_urcs(lines)[-len(first) - 1:],
+                         [fota("START")] + [fota("UPDATING", v) for v in first])
+        p = sim.reopen()
+        self.assertEqual(p.command("AT+QGMR")[0], ["EC200SCNAAR03A07M08"])  # still updating
+        self.assertEqual(p.command("AT+CFUN=1,1")[1], "ERROR")  # mid-flash
+        lines = p.wait_vanished(5)
+        self.assertEqual(lines[:len(BOOT_URCS)], BOOT_URCS)
+        self.assertEqual(lines[len(BOOT_URCS)],
+                         '+QIND: "FOTA","Last upgrade was not finished,continue upgrade"')
+        self.assertEqual(lines[-1], fota("END", 0))
+        rest = [int(l.rsplit(",", 1)[1]) for l in lines[len(BOOT_URCS) + 1:-1]]
+        self.assertTrue(first and rest, (first, rest))
+        self.assertEqual(first + rest, sorted(set(first + rest)))
+        p = sim.reopen_booted()
+        self.assertEqual(p.command("AT+QGMR")[0], ["EC200SCNAAR03A08M08"])
+        self.assertEqual([e["reason"] for e in sim.events("reboot")],
+                         ["fota-update-midway", "fota-update-done"])
+
+    @with_sim("--download-cut", "701", "--download-ms", "1000")
+    def test_download_cut(self, sim):
+        """END,701 halfway through, no HTTPEND, the modem idle; once per run."""
+        with self.http_server(sim) as server:
+            p = sim.port
+            self.assertEqual(p.command(self.net_cmd(server, dl_max=10))[1], "OK")
+            skipped = p.expect(fota("END", 701), 5)
+            self.assertEqual(fota_urcs(skipped), [fota("HTTPSTART")] +
+                             [fota("DOWNLOADING", k) for k in range(1, 6)])
+            with self.assertRaises(TimeoutError):
+                p.readline(0.5)
+            self.assertEqual(p.command("AT+QGMR")[0], [REV])
+            self.assertEqual(sim.events("download")[-1]["code"], 701)
+            self.assertEqual(p.command(self.net_cmd(server))[1], "OK")
+            self.assertEqual(fota_urcs(p.wait_vanished(10)),
+                             upgrade_urcs("HTTPEND", start="HTTPSTART"))
+
+    @with_sim("--refuse-download", "608")
+    def test_refuse_download(self, sim):
+        """HTTPSTART then at once HTTPEND,608 (no transfer, no DOWNLOADING); once per run."""
+        with self.http_server(sim) as server:
+            p = sim.port
+            self.assertEqual(p.command(self.net_cmd(server))[1], "OK")
+            self.assertEqual(fota_urcs([p.readline(), p.readline()]),
+                             [fota("HTTPSTART"), fota("HTTPEND", 608)])
+            ev = sim.events("download")[0]
+            self.assertEqual((ev["code"], ev["bytes"]), (608, 0))
+            self.assertEqual(p.command(self.net_cmd(server))[1], "OK")
+            self.assertEqual(fota_urcs(p.wait_vanished(10)),
+                             upgrade_urcs("HTTPEND", start="HTTPSTART"))
+
+    @with_sim("--restore", "504")
+    def test_restore(self, sim):
+        """A failed update restores: RESTORE n% up to 100%, END,504, reboot, revision kept."""
+        pkg = sim.make_package("up.bin", REV, NEW)
+        _, lines = self.file_upgrade(sim, pkg, up_max=10)
+        restore = ['+QIND: "FOTA","RESTORE",%d%%' % v for v in (1, 25, 50, 75, 100)]
+        self.assertEqual(fota_urcs(lines)[-12:],
+                         [fota("START")] + [fota("UPDATING", k) for k in range(1, 6)] +
+                         restore + [fota("END", 504)])
+        p = sim.reopen_booted()
+        self.assertEqual(p.command("AT+QGMR")[0], [REV])
+        _, lines = self.file_upgrade(sim, pkg)  # once per run: the retry succeeds
+        self.assertEqual(lines[-1], fota("END", 0))
+
+    @with_sim("--restore", "505", "--reboot-mid-update")
+    def test_restore_after_a_reboot(self, sim):
+        """With --reboot-mid-update the restore comes after the reboot, as after a power loss."""
+        pkg = sim.make_package("up.bin", REV, NEW)
+        _, lines = self.file_upgrade(sim, pkg, up_max=10)
+        self.assertEqual(lines[-1], fota("UPDATING", 5))
+        lines = sim.reopen().wait_vanished(5)
+        self.assertEqual(lines[len(BOOT_URCS):],
+                         ['+QIND: "FOTA","Last upgrade was not finished,continue upgrade"'] +
+                         ['+QIND: "FOTA","RESTORE",%d%%' % v for v in (1, 25, 50, 75, 100)] +
+                         [fota("END", 505)])
+        self.assertEqual(sim.reopen_booted().command("AT+QGMR")[0], [REV])
+
+    @with_sim("--download-silence", "1500")
+    def test_download_silence(self, sim):
+        """No DOWNLOADING; HTTPEND comes no earlier than the silence after HTTPSTART."""
+        with self.http_server(sim) as server:
+            p = sim.port
+            self.assertEqual(p.command(self.net_cmd(server, dl_max=10))[1], "OK")
+            p.expect(fota("HTTPSTART"))
+            t0 = time.monotonic()
+            self.assertEqual(p.command("AT")[1], "OK")  # commands answered meanwhile
+            self.assertEqual(fota_urcs(p.expect(fota("HTTPEND", 0), 5)), [])
+            self.assertGreaterEqual(time.monotonic() - t0, 1.3)
+            expected = upgrade_urcs("HTTPEND", downloads=0)
+            self.assertEqual(fota_urcs(p.wait_vanished(10)), expected[1:])
+
+    @with_sim("--no-download-urcs", "--download-ms", "800")
+    def test_no_download_urcs(self, sim):
+        """A network download says nothing: the first URC is the update's START."""
+        with self.http_server(sim) as server:
+            p = sim.port
+            t0 = time.monotonic()
+            self.assertEqual(p.command(self.net_cmd(server))[1], "OK")
+            lines = p.wait_vanished(10)
+            self.assertGreaterEqual(time.monotonic() - t0, 0.7)
+            self.assertEqual(fota_urcs(lines), upgrade_urcs("HTTPEND")[6:])
+            self.assertEqual(sim.events("download")[0]["code"], 0)
+
+    def boot_order(self, seed):
+        sim = Sim("--boot-shuffle", "--seed", str(seed))
+        try:
+            self.assertEqual(sim.port.command("AT+CFUN=1,1")[1], "OK")
+            sim.port.wait_vanished()
+            p = sim.reopen()
+            lines = [p.readline() for _ in range(6)]
+            self.assertEqual(p.command("AT")[1], "OK")
+            return lines
+        finally:
+            sim.stop()
+
+    def test_boot_shuffle(self):
+        """Six boot URCs with +CFUN: 1, never in the fixed order, the same for the same seed."""
+        orders = [self.boot_order(seed) for seed in (1, 2, 1)]
+        for lines in orders:
+            self.assertEqual(sorted(lines), sorted(BOOT_URCS + ["+CFUN: 1"]))
+            self.assertNotEqual([l for l in lines if l != "+CFUN: 1"], BOOT_URCS)
+        self.assertEqual(orders[0], orders[2])
+        self.assertNotEqual(orders[0], orders[1])
+
+    # --- --trace ---------------------------------------------------------------------------
+
+    def write_trace(self, steps):
+        """A trace file (in a directory of its own: the simulator's goes with it)."""
+        tmp = tempfile.mkdtemp(prefix="sim-trace-")
+        self.addCleanup(shutil.rmtree, tmp)
+        path = os.path.join(tmp, "t.trace")
+        with open(path, "w") as f:
+            f.write("# a test trace\n[job]\nsource = http\n[expect]\nstate = failed\n"
+                    "[trace]\n" + steps)
+        return path
+
+    def test_trace(self):
+        """The trace replaces the engine for the first AT+QFOTADL= only: lines after their
+        delays, @vanish (no boot URCs), @revision, @reboot (boot URCs); the engine is idle past
+        the last reboot while the rest plays; the next job runs the simulator's own logic."""
+        path = self.write_trace("+300 +QIND: \"FOTA\",\"HTTPSSTART\"\n"
+                                "+0 @vanish 400\n"
+                                "+100 +QIND: \"FOTA\",\"UPDATING\",50%\n"
+                                "+0 @@odd\n"
+                                "+0 @revision " + NEW + "\n"
+                                "+0 @reboot 300\n"
+                                "+400 +CFUN: 1\n")
+        sim = Sim("--trace", path)
+        try:
+            with self.http_server(sim) as server:
+                p = sim.port
+                t0 = time.monotonic()
+                self.assertEqual(p.command(self.net_cmd(server))[1], "OK")
+                self.assertEqual(p.wait_vanished(), [fota("HTTPSSTART")])
+                self.assertGreaterEqual(time.monotonic() - t0, 0.3)
+                p = sim.reopen()
+                self.assertEqual(p.command(self.net_cmd(server))[1], "ERROR")  # still busy
+                self.assertEqual(p.wait_vanished(), ['+QIND: "FOTA","UPDATING",50%', "@odd"])
+                p = sim.reopen()
+                p.expect("+QIND: PB DONE")
+                self.assertEqual(p.command("AT+QGMR")[0], [NEW])
+                # idle past the last reboot: the next job is taken while +CFUN: 1 is due
+                self.assertEqual(p.command(self.net_cmd(server, name="missing.bin"))[1], "OK")
+                lines = p.expect(fota("HTTPEND", 711), 5)
+                if "+CFUN: 1" not in lines:
+                    p.expect("+CFUN: 1", 2)
+            steps = [e["step"] for e in sim.events("trace")]
+            self.assertEqual(steps, ["begin", "line", "vanish", "line", "line", "revision",
+                                     "reboot", "idle", "line", "end"])
+            self.assertEqual([e["reason"] for e in sim.events("reboot")], ["trace", "trace"])
+        finally:
+            sim.stop()
+
+    def test_trace_file(self):
+        """A FILE trace takes the package bytes (@file waits for them); the bytes after the
+        package are AT commands again."""
+        path = self.write_trace("+0 +QIND: \"FOTA\",\"FILESTART\"\n"
+                                "+0 @file\n"
+                                "+200 +QIND: \"FOTA\",\"FILEEND\",0\n")
+        sim = Sim("--trace", path)
+        try:
+            with open(sim.make_package("up.bin", REV, NEW), "rb") as f:
+                data = f.read()
+            p = sim.port
+            self.assertEqual(p.command('AT+QFOTADL="FILE:%d",1,5' % len(data))[1], "OK")
+            p.expect(fota("FILESTART"))
+            p.write(data + b"AT\r")
+            self.assertEqual(p.expect(fota("FILEEND", 0), 5), ["AT", "OK"])  # echo on
+            ev = sim.events("file")[0]
+            self.assertEqual((ev["received"], ev["sha256"]),
+                             (len(data), hashlib.sha256(data).hexdigest()))
+            self.assertEqual(sim.events("trace")[-1]["step"], "end")
+            self.assertEqual(p.command("AT+QGMR")[0], [REV])
+        finally:
+            sim.stop()
+
+    def test_bad_trace(self):
+        """A broken trace stops the simulator at start-up, naming the file and line."""
+        tmp = tempfile.mkdtemp(prefix="sim-test-")
+        try:
+            path = os.path.join(tmp, "bad.trace")
+            with open(path, "w") as f:
+                f.write("[trace]\n+10 RDY\n+x RDY\n")
+            res = subprocess.run([SIM, "--link", os.path.join(tmp, "tty"), "--trace", path],
+                                 capture_output=True, timeout=10)
+            self.assertEqual(res.returncode, 2)
+            self.assertIn("bad.trace:3:", res.stderr.decode())
+            self.assertFalse(os.path.lexists(os.path.join(tmp, "tty")))
+        finally:
+            shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":
