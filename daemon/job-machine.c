@@ -1001,12 +1001,11 @@ on_port_granted(JobMachine *m)
 		settle(m, m->settle_code, m->settle_why);
 		return;
 	case STEP_RESET:
-		if (m->port_ready && !m->reset_sent)
+		if (!m->reset_sent)
 			send_reset(m);
 		return;
 	case STEP_READ:
-		if (m->port_ready)
-			act(m, JOB_ACTION_IDENTIFY);
+		act(m, JOB_ACTION_IDENTIFY);
 		return;
 	default:
 		return;

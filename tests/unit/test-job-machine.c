@@ -836,42 +836,30 @@ modem_file_progress(Run *r)
 	modem_urc(r, QIND_STAGE_DOWNLOADING, "DOWNLOADING", k);
 }
 
+/* Each source's download stages, indexed by FotaSourceKind. */
+static const struct {
+	QindStage start_kind, end_kind;
+	const char *start, *end;
+} download_stages[] = {
+        [FOTA_SOURCE_FTP] = {QIND_STAGE_FTPSTART, QIND_STAGE_FTPEND, "FTPSTART", "FTPEND"},
+        [FOTA_SOURCE_HTTP] = {QIND_STAGE_HTTPSTART, QIND_STAGE_HTTPEND, "HTTPSTART", "HTTPEND"},
+        [FOTA_SOURCE_HTTPS] = {QIND_STAGE_HTTPSSTART, QIND_STAGE_HTTPSEND, "HTTPSSTART",
+                               "HTTPSEND"},
+        [FOTA_SOURCE_FILE] = {QIND_STAGE_FILESTART, QIND_STAGE_FILEEND, "FILESTART", "FILEEND"},
+};
+
 static void
 start_stage(const Scenario *sc, QindStage *kind, const char **stage)
 {
-	switch (sc->source) {
-	case FOTA_SOURCE_FTP:
-		*kind = QIND_STAGE_FTPSTART, *stage = "FTPSTART";
-		return;
-	case FOTA_SOURCE_HTTP:
-		*kind = QIND_STAGE_HTTPSTART, *stage = "HTTPSTART";
-		return;
-	case FOTA_SOURCE_HTTPS:
-		*kind = QIND_STAGE_HTTPSSTART, *stage = "HTTPSSTART";
-		return;
-	case FOTA_SOURCE_FILE:
-		break;
-	}
-	*kind = QIND_STAGE_FILESTART, *stage = "FILESTART";
+	*kind = download_stages[sc->source].start_kind;
+	*stage = download_stages[sc->source].start;
 }
 
 static void
 end_stage(const Scenario *sc, QindStage *kind, const char **stage)
 {
-	switch (sc->source) {
-	case FOTA_SOURCE_FTP:
-		*kind = QIND_STAGE_FTPEND, *stage = "FTPEND";
-		return;
-	case FOTA_SOURCE_HTTP:
-		*kind = QIND_STAGE_HTTPEND, *stage = "HTTPEND";
-		return;
-	case FOTA_SOURCE_HTTPS:
-		*kind = QIND_STAGE_HTTPSEND, *stage = "HTTPSEND";
-		return;
-	case FOTA_SOURCE_FILE:
-		break;
-	}
-	*kind = QIND_STAGE_FILEEND, *stage = "FILEEND";
+	*kind = download_stages[sc->source].end_kind;
+	*stage = download_stages[sc->source].end;
 }
 
 /* The modem's state changes before its URC goes out: the machine's answer
