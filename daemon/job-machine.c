@@ -800,8 +800,8 @@ ended_by_the_modem(JobMachine *m, const QindFota *q, FotaState old, JobProgressC
 }
 
 /* A URC while the job resets the modem or reads its revision: kept in the
- * record without touching the look's own wait; a cancel that meets the
- * modem's progress came too late. */
+ * record without touching the look's own wait; a cancel that meets the end
+ * of the download or the update came too late. */
 static void
 on_urc_while_looking(JobMachine *m, const QindFota *q)
 {
@@ -817,7 +817,10 @@ on_urc_while_looking(JobMachine *m, const QindFota *q)
 	}
 	if (r->state != old)
 		record_state_entered(m);
-	settle_over(m);
+	/* download progress sent before the reset took effect says nothing
+	 * new; the end of the download or the update does */
+	if (r->state != old || (change & (JOB_PROGRESS_DL_DONE | JOB_PROGRESS_END)))
+		settle_over(m);
 	announce(m, change);
 }
 
