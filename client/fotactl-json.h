@@ -2,28 +2,21 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
-/* The little JSON fotactl writes: one object per line. JSON-GLib is not a
- * dependency, and all we ever emit is flat objects of strings, numbers,
- * booleans and a few nested a{sv} dictionaries. Pure code, unit-tested. */
-
-/* Appends @str as a JSON string literal (with the quotes). '"' and '\\' are
- * escaped, control bytes become \u00XX (\n, \r, \t, \b, \f by name), DEL,
- * U+2028 and U+2029 are escaped too, and bytes that are not valid UTF-8
- * become U+FFFD, so the output is valid UTF-8 JSON whatever @str holds.
- * NULL is written as "". */
-void fotactl_json_append_string(GString *out, const char *str);
-
-/* Appends one value: strings as strings, every integer type as a number,
- * booleans as true/false, doubles as numbers, a{sv} as an object (keys
- * sorted, so the output is stable), arrays of strings as arrays, anything
- * else as its GVariant text form in a string. */
-void fotactl_json_append_variant(GString *out, GVariant *value);
+/* fotactl's JSON lines (fotactl(1), JSON OUTPUT): JSON-GLib builds and
+ * writes them; this module keeps the promises the man page makes on top of
+ * it. Strings: bytes that are not valid UTF-8 become U+FFFD (one per byte),
+ * control characters are escaped (\n, \r, \t, \b, \f by name, the others,
+ * DEL, U+2028 and U+2029 as \u00XX/\u20XX), NULL is written as "". Values:
+ * every integer type as a number, booleans as true/false, doubles as
+ * numbers (integral ones without ".0"), a{sv} as an object with its keys
+ * sorted (stable output whatever order the daemon uses), arrays of strings
+ * as arrays, anything else as its GVariant text form in a string. */
 
 /* A one-line JSON object under construction. */
 typedef struct {
-	GString *buf;
-	gboolean empty;
+	JsonBuilder *builder;
 } FotactlJsonObject;
 
 /* Starts {"event":"<event>" (or "{" when @event is NULL). */

@@ -1,20 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "fotactl-json.h"
 #include "fotactl-output.h"
 
+/* @in as a JSON string literal, as fotactl writes it in an object. */
 static char *
 escape(const char *in)
 {
-	GString *out = g_string_new(NULL);
+	FotactlJsonObject obj;
+	g_autofree char *line = NULL;
 
-	fotactl_json_append_string(out, in);
-	return g_string_free(out, FALSE);
+	fotactl_json_object_init(&obj, NULL);
+	fotactl_json_object_add_string(&obj, "s", in);
+	line = fotactl_json_object_end(&obj);
+	assert_true(g_str_has_prefix(line, "{\"s\":"));
+	assert_true(g_str_has_suffix(line, "}"));
+	return g_strndup(line + strlen("{\"s\":"), strlen(line) - strlen("{\"s\":}"));
 }
 
 static void
@@ -86,6 +94,39 @@ test_object(void **state)
 	                          "\"started\":1700000000000000,\"state\":\"failed\"}");
 }
 
+/* What JSON-GLib 1.6 would get wrong on its own: doubles ("40.0",
+ * "1e-300.0"), integers past gint64, a repeated key (it keeps the last),
+ * the escaping of keys. */
+static void
+test_values(void **state)
+{
+	FotactlJsonObject obj;
+	g_autofree char *line = NULL;
+	g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
+	g_autoptr(GVariant) dict = NULL;
+
+	g_variant_builder_add(&b, "{sv}", "d-int", g_variant_new_double(40.0));
+	g_variant_builder_add(&b, "{sv}", "d-frac", g_variant_new_double(-2.25));
+	g_variant_builder_add(&b, "{sv}", "d-nan", g_variant_new_double(NAN));
+	g_variant_builder_add(&b, "{sv}", "d-tiny", g_variant_new_double(1e-300));
+	g_variant_builder_add(&b, "{sv}", "u-max", g_variant_new_uint64(G_MAXUINT64));
+	g_variant_builder_add(&b, "{sv}", "dup", g_variant_new_string("first"));
+	g_variant_builder_add(&b, "{sv}", "tuple", g_variant_new("(si)", "a", 1));
+	g_variant_builder_add(&b, "{sv}", "dup", g_variant_new_string("second"));
+	g_variant_builder_add(&b, "{sv}", "k\x1f\n", g_variant_new_byte(7));
+	g_variant_builder_add(&b, "{sv}", "inner",
+	                      g_variant_new_parsed("{'z': <1>, 'a': <@a{sv} {}>}"));
+	dict = g_variant_ref_sink(g_variant_builder_end(&b));
+
+	fotactl_json_object_init(&obj, NULL);
+	fotactl_json_object_add_members(&obj, dict);
+	line = fotactl_json_object_end(&obj);
+	assert_string_equal(line, "{\"d-frac\":-2.25,\"d-int\":40,\"d-nan\":null,"
+	                          "\"d-tiny\":null,\"dup\":\"first\",\"inner\":{\"a\":{},\"z\":1},"
+	                          "\"k\\u001f\\n\":7,\"tuple\":\"('a', 1)\","
+	                          "\"u-max\":1.8446744073709552e+19}");
+}
+
 static void
 test_empty_object(void **state)
 {
@@ -145,8 +186,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_escape_plain), cmocka_unit_test(test_escape_controls),
 	        cmocka_unit_test(test_escape_utf8),  cmocka_unit_test(test_object),
-	        cmocka_unit_test(test_empty_object), cmocka_unit_test(test_duration),
-	        cmocka_unit_test(test_sanitize),     cmocka_unit_test(test_source_size),
+	        cmocka_unit_test(test_values),       cmocka_unit_test(test_empty_object),
+	        cmocka_unit_test(test_duration),     cmocka_unit_test(test_sanitize),
+	        cmocka_unit_test(test_source_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
