@@ -5,28 +5,23 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
 
 #include "at-framer.h"
 #include "at-parse.h"
-#include "sha256.h"
+#include "fota-limits.h"
 
 G_DEFINE_QUARK(at - error - quark, at_error)
 
 #define DEFAULT_LATE_REPLY_GRACE_MS 1000
-/* The longest command line: AT+QFOTADL with a 255-byte URL and its
- * parameters fits with room to spare. */
+/* The longest command line: AT+QFOTADL with a URL of FOTA_URL_MAX bytes
+ * and its parameters fits with room to spare. */
 #define COMMAND_MAX 1024
+G_STATIC_ASSERT(sizeof("AT+QFOTADL=\"\",2,100,100") + FOTA_URL_MAX < COMMAND_MAX);
 /* Intermediate lines kept per response; a runaway response must not grow
  * memory without bound. */
 #define RESPONSE_MAX_LINES 256
@@ -34,21 +29,6 @@ G_DEFINE_QUARK(at - error - quark, at_error)
 /* Reads per wake-up: bounded so a flooding port cannot starve the rest of
  * the main loop. */
 #define READS_PER_WAKE 16
-/* Interrupts the stream worker's blocked write (see at-channel.h). */
-#define STOP_SIGNAL    (SIGRTMIN + 2)
-#define STOP_RESEND_MS 5
-
-/* The worker's one buffer: the stream's memory, whatever the package size. */
-#define STREAM_BUFFER      (64 * 1024)
-#define PACED_MAX_WRITE    32
-#define PACED_DEFAULT_RATE 15360
-#define NSEC_PER_SEC       G_GINT64_CONSTANT(1000000000)
-/* Most a paced writer that fell behind may catch up at once: enough to
- * make up for a late wake-up, not a burst the modem would drop. */
-#define PACE_CATCH_UP_NS (100 * G_GINT64_CONSTANT(1000000))
-/* Longest sleep between looks at the stop flag while pacing. */
-#define PACE_SLICE_NS        (5 * G_GINT64_CONSTANT(1000000))
-#define PROGRESS_INTERVAL_MS 250
 
 typedef struct {
 	char *command;
@@ -77,7 +57,8 @@ struct _AtChannel {
 	char out[COMMAND_MAX + 1];
 	gsize out_len, out_off;
 
-	GTask *stream;
+	GTask *stream; /* task data: the AtStream */
+	GSource *stream_cancel_source;
 };
 
 G_DEFINE_TYPE(AtChannel, at_channel, G_TYPE_OBJECT)
@@ -130,6 +111,13 @@ static gboolean
 is_closed(AtChannel *self)
 {
 	return self->fd < 0;
+}
+
+gboolean
+at_error_is_port_gone(const GError *error)
+{
+	return g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST) ||
+	       g_error_matches(error, AT_ERROR, AT_ERROR_CLOSED);
 }
 
 static AtError
@@ -633,407 +621,7 @@ update_out_watch(AtChannel *self)
 	}
 }
 
-/* ---- Raw stream: the worker thread ------------------------------------ */
-
-/* The worker owns everything below until it is joined, except @stop (set
- * by the main loop) and @sent (read by the main loop under @sent_lock). It
- * writes to its own dup() of the tty, so a close or hang-up on the main loop
- * never leaves it writing to a closed or reused fd number; the main loop
- * joins it before it closes the channel's fd.
- *
- * Its writes block (the channel clears O_NONBLOCK while it streams): the
- * kernel then waits for the port inside one write(), where a poll() and a
- * write() per few KiB the tty frees cost more CPU than the rest of the
- * stream. A write that would wait for ever (flow control, a modem that
- * stopped reading) is interrupted by STOP_SIGNAL, sent to the worker alone:
- * it then returns the bytes it wrote, so @sent stays exact. */
-typedef struct {
-	int src_fd;  /* dup() of the package fd: pread() only */
-	int tty_fd;  /* dup() of the channel's fd */
-	int done_fd; /* eventfd: the worker has ended */
-	guint64 length;
-	char *expected_sha256; /* lower case, or NULL */
-	AtStreamPacing pacing;
-	guint8 *buf;
-	pthread_t thread;
-	gboolean running; /* @thread is to be joined */
-	gint stop;
-	GMutex sent_lock;
-	guint64 sent;
-	/* The outcome, read by the main loop after the join. */
-	gboolean complete;
-	GError *error;      /* the package failed: changed, ended, unreadable */
-	char *port_failure; /* the port failed: why */
-	char *sent_sha256;
-} StreamWorker;
-
-static gint64
-monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (gint64)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
-static gboolean
-worker_stopping(StreamWorker *w)
-{
-	return g_atomic_int_get(&w->stop) != 0;
-}
-
-static guint64
-worker_sent(StreamWorker *w)
-{
-	guint64 sent;
-
-	g_mutex_lock(&w->sent_lock);
-	sent = w->sent;
-	g_mutex_unlock(&w->sent_lock);
-	return sent;
-}
-
-static void
-worker_add_sent(StreamWorker *w, gsize n)
-{
-	g_mutex_lock(&w->sent_lock);
-	w->sent += n;
-	g_mutex_unlock(&w->sent_lock);
-}
-
-static void worker_fail_port(StreamWorker *w, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static void
-worker_fail_port(StreamWorker *w, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	w->port_failure = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-}
-
-/* Writes all @len bytes; the write blocks while the port is full, until
- * worker_join()'s signal. */
-static gboolean
-worker_write(StreamWorker *w, const guint8 *p, gsize len)
-{
-	while (len > 0) {
-		gssize n;
-
-		if (worker_stopping(w))
-			return FALSE;
-		n = write(w->tty_fd, p, len);
-		if (n > 0) {
-			worker_add_sent(w, (gsize)n);
-			p += n;
-			len -= (gsize)n;
-		} else if (n == 0 || errno != EINTR) {
-			worker_fail_port(w, "writing to the port failed: %s",
-			                 n == 0 ? "it took no byte" : g_strerror(errno));
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
-/* Paced: byte k is due at @base + k / rate on CLOCK_MONOTONIC, so sleeping
- * late is made up by the next writes and the average rate holds exactly.
- * A writer more than PACE_CATCH_UP_NS behind moves @base instead of
- * bursting more than that. Sleeps in slices so a stop is seen soon. */
-static gboolean
-worker_pace(StreamWorker *w, gint64 *base, guint64 sent)
-{
-	guint64 rate = w->pacing.rate;
-	gint64 due = *base +
-	             (gint64)((sent / rate) * NSEC_PER_SEC + (sent % rate) * NSEC_PER_SEC / rate);
-	gint64 now = monotonic_ns();
-
-	if (now - due > PACE_CATCH_UP_NS)
-		*base += now - due - PACE_CATCH_UP_NS;
-	while (now < due) {
-		gint64 until = MIN(due, now + PACE_SLICE_NS);
-		struct timespec ts = {.tv_sec = until / NSEC_PER_SEC,
-		                      .tv_nsec = until % NSEC_PER_SEC};
-
-		if (worker_stopping(w))
-			return FALSE;
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-		now = monotonic_ns();
-	}
-	return TRUE;
-}
-
-static gboolean
-worker_send(StreamWorker *w, const guint8 *p, gsize len, gint64 *pace_base)
-{
-	if (!w->pacing.paced)
-		return worker_write(w, p, len);
-	while (len > 0) {
-		gsize n = MIN(len, (gsize)w->pacing.max_write);
-
-		if (!worker_pace(w, pace_base, worker_sent(w)) || !worker_write(w, p, n))
-			return FALSE;
-		p += n;
-		len -= n;
-	}
-	return TRUE;
-}
-
-/* Fills the buffer with the package's bytes at @offset (at most its size
- * and what is left). FALSE when the package ended early or failed. */
-static gboolean
-worker_read(StreamWorker *w, guint64 offset, gsize *len)
-{
-	gsize want = (gsize)MIN((guint64)STREAM_BUFFER, w->length - offset);
-	gsize got = 0;
-
-	while (got < want) {
-		gssize n = pread(w->src_fd, w->buf + got, want - got, (off_t)(offset + got));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			g_set_error(&w->error, AT_ERROR, AT_ERROR_IO,
-			            "reading the package failed at byte %" G_GUINT64_FORMAT ": %s",
-			            offset + got, g_strerror(errno));
-			return FALSE;
-		}
-		if (n == 0) {
-			g_set_error(&w->error, AT_ERROR, AT_ERROR_PACKAGE_CHANGED,
-			            "package ended after %" G_GUINT64_FORMAT
-			            " of %" G_GUINT64_FORMAT " bytes",
-			            offset + got, w->length);
-			return FALSE;
-		}
-		got += (gsize)n;
-	}
-	*len = got;
-	return TRUE;
-}
-
-/* Before the last chunk goes: the package as read must be the package
- * that was meant. */
-static gboolean
-worker_check_whole(StreamWorker *w, Sha256 *sum)
-{
-	g_autofree char *sha256 = sha256_finish_hex(sum);
-	struct stat st;
-
-	if (w->expected_sha256 != NULL && strcmp(sha256, w->expected_sha256) != 0) {
-		g_set_error(&w->error, AT_ERROR, AT_ERROR_PACKAGE_CHANGED,
-		            "the bytes read have sha256 %s, expected %s", sha256,
-		            w->expected_sha256);
-		return FALSE;
-	}
-	if (w->expected_sha256 == NULL && fstat(w->src_fd, &st) < 0) {
-		g_set_error(&w->error, AT_ERROR, AT_ERROR_IO, "cannot stat the package: %s",
-		            g_strerror(errno));
-		return FALSE;
-	}
-	if (w->expected_sha256 == NULL && (guint64)st.st_size != w->length) {
-		g_set_error(&w->error, AT_ERROR, AT_ERROR_PACKAGE_CHANGED,
-		            "package size changed from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
-		            " bytes",
-		            w->length, (guint64)st.st_size);
-		return FALSE;
-	}
-	w->sent_sha256 = g_steal_pointer(&sha256);
-	return TRUE;
-}
-
-/* Each byte is read once into the buffer, hashed, and written from there:
- * what the port gets is what was hashed. */
-static void
-worker_run(StreamWorker *w)
-{
-	g_autoptr(Sha256) sum = sha256_new();
-	gint64 pace_base = monotonic_ns();
-	guint64 offset = 0;
-
-	for (;;) {
-		gsize len = 0;
-
-		if (worker_stopping(w) || (offset < w->length && !worker_read(w, offset, &len)))
-			return;
-		sha256_update(sum, w->buf, len);
-		offset += len;
-		if (offset == w->length && !worker_check_whole(w, sum))
-			return;
-		if (!worker_send(w, w->buf, len, &pace_base))
-			return;
-		if (offset == w->length)
-			break;
-	}
-	w->complete = TRUE;
-}
-
-static void *
-worker_thread(void *user_data)
-{
-	StreamWorker *w = user_data;
-	sigset_t others;
-
-	/* The daemon's signals are the main loop's. */
-	sigfillset(&others);
-	sigdelset(&others, STOP_SIGNAL);
-	pthread_sigmask(SIG_SETMASK, &others, NULL);
-	worker_run(w);
-	eventfd_write(w->done_fd, 1);
-	return NULL;
-}
-
-static void
-close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-static gboolean
-worker_ended(StreamWorker *w, int timeout_ms)
-{
-	struct pollfd done = {.fd = w->done_fd, .events = POLLIN};
-
-	return poll(&done, 1, timeout_ms) > 0;
-}
-
-/* Stops the worker and waits for it: a write blocked on the port is
- * interrupted, and every other wait in it is a short sleep or a read of
- * the package. The signal is sent again until the worker has ended, as one
- * that came just before its write() began is lost. Afterwards nothing
- * writes to the port. */
-static void
-worker_join(StreamWorker *w)
-{
-	if (!w->running)
-		return;
-	g_atomic_int_set(&w->stop, 1);
-	while (!worker_ended(w, 0)) {
-		pthread_kill(w->thread, STOP_SIGNAL);
-		if (worker_ended(w, STOP_RESEND_MS))
-			break;
-	}
-	pthread_join(w->thread, NULL);
-	w->running = FALSE;
-	close_fd(&w->tty_fd);
-	close_fd(&w->src_fd);
-}
-
-static void
-worker_free(StreamWorker *w)
-{
-	worker_join(w);
-	close_fd(&w->done_fd);
-	g_mutex_clear(&w->sent_lock);
-	g_free(w->expected_sha256);
-	g_free(w->buf);
-	g_clear_error(&w->error);
-	g_free(w->port_failure);
-	g_free(w->sent_sha256);
-	g_free(w);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(StreamWorker, worker_free)
-
-static StreamWorker *
-worker_new(const AtStreamSource *source, const char *expected_sha256)
-{
-	StreamWorker *w = g_new0(StreamWorker, 1);
-
-	g_mutex_init(&w->sent_lock);
-	w->length = source->length;
-	w->expected_sha256 = g_strdup(expected_sha256);
-	w->pacing = source->pacing;
-	w->src_fd = w->tty_fd = w->done_fd = -1;
-	return w;
-}
-
-static void
-on_stop_signal(G_GNUC_UNUSED int signum)
-{
-}
-
-/* Once per process: the handler only makes a blocked write() return, so no
- * SA_RESTART. */
-static void
-install_stop_signal(void)
-{
-	static gsize installed = 0;
-
-	if (g_once_init_enter(&installed)) {
-		struct sigaction sa = {.sa_handler = on_stop_signal};
-
-		sigemptyset(&sa.sa_mask);
-		sigaction(STOP_SIGNAL, &sa, NULL);
-		g_once_init_leave(&installed, 1);
-	}
-}
-
-/* Opens the worker's own fds and starts it. */
-static gboolean
-worker_start(StreamWorker *w, int src_fd, int tty_fd, GError **error)
-{
-	int err;
-
-	w->src_fd = fcntl(src_fd, F_DUPFD_CLOEXEC, 0);
-	w->tty_fd = fcntl(tty_fd, F_DUPFD_CLOEXEC, 0);
-	w->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (w->src_fd < 0 || w->tty_fd < 0 || w->done_fd < 0) {
-		g_set_error(error, AT_ERROR, AT_ERROR_IO, "cannot start the stream: %s",
-		            g_strerror(errno));
-		return FALSE;
-	}
-	w->buf = g_malloc(STREAM_BUFFER);
-	install_stop_signal();
-	err = pthread_create(&w->thread, NULL, worker_thread, w);
-	if (err != 0) {
-		g_set_error(error, AT_ERROR, AT_ERROR_IO, "cannot start the stream's thread: %s",
-		            g_strerror(err));
-		return FALSE;
-	}
-	w->running = TRUE;
-	return TRUE;
-}
-
-/* ---- Raw stream: the main loop side ------------------------------------ */
-
-typedef struct {
-	StreamWorker *worker;
-	AtStreamProgressFunc progress;
-	gpointer progress_data;
-	guint64 last_progress;
-	GSource *done_source;
-	GSource *progress_source;
-	GSource *cancel_source;
-} StreamData;
-
-static void
-stream_data_free(StreamData *data)
-{
-	g_assert(data->done_source == NULL && data->progress_source == NULL &&
-	         data->cancel_source == NULL);
-	g_clear_pointer(&data->worker, worker_free);
-	g_free(data);
-}
-
-static void
-stream_report_progress(StreamData *data, guint64 sent)
-{
-	if (data->progress == NULL || sent == data->last_progress)
-		return;
-	data->last_progress = sent;
-	data->progress(sent, data->worker->length, data->progress_data);
-}
-
-static gboolean
-on_stream_progress_tick(gpointer user_data)
-{
-	StreamData *data = user_data;
-
-	stream_report_progress(data, worker_sent(data->worker));
-	return G_SOURCE_CONTINUE;
-}
+/* ---- The FILE stream (at-stream.c) ------------------------------------ */
 
 /* Ends the stream: the worker's own outcome when it had one (even a
  * success that raced a cancel or a close), else @reason. */
@@ -1042,56 +630,41 @@ stream_end(AtChannel *self, GError *reason)
 {
 	g_autoptr(AtChannel) keep = g_object_ref(self);
 	g_autoptr(GTask) task = g_steal_pointer(&self->stream);
-	g_autoptr(GError) why = reason;
-	StreamData *data = g_task_get_task_data(task);
-	StreamWorker *w = data->worker;
+	AtStream *stream = g_task_get_task_data(task);
+	GError *error = NULL;
 
-	worker_join(w);
-	destroy_source(&data->done_source);
-	destroy_source(&data->progress_source);
-	destroy_source(&data->cancel_source);
+	destroy_source(&self->stream_cancel_source);
+	at_stream_stop(stream);
 	port_set_blocking(self, FALSE);
-	if (w->complete) {
-		stream_report_progress(data, w->sent);
+	if (at_stream_outcome(stream, reason, &error))
 		g_task_return_boolean(task, TRUE);
-	} else if (w->error != NULL) {
-		g_task_return_error(task, g_steal_pointer(&w->error));
-	} else if (why != NULL) {
-		g_task_return_error(task, g_steal_pointer(&why));
-	} else {
-		g_task_return_new_error(task, AT_ERROR, AT_ERROR_IO,
-		                        "the stream stopped after %" G_GUINT64_FORMAT " bytes",
-		                        w->sent);
-	}
+	else
+		g_task_return_error(task, error);
 	maybe_send_next(self);
 }
 
+/* Before the fd goes: afterwards nothing writes to the port. */
 static void
 stream_stop_worker(AtChannel *self)
 {
-	StreamData *data;
-
 	if (self->stream == NULL)
 		return;
-	data = g_task_get_task_data(self->stream);
-	worker_join(data->worker);
+	at_stream_stop(g_task_get_task_data(self->stream));
 	port_set_blocking(self, FALSE);
 }
 
-static gboolean
-on_stream_worker_done(int fd, GIOCondition condition, gpointer user_data)
+static void
+on_stream_ended(AtStream *stream, gpointer user_data)
 {
 	AtChannel *self = user_data;
-	StreamData *data = g_task_get_task_data(self->stream);
+	const char *port_failure = at_stream_get_port_failure(stream);
 
-	worker_join(data->worker);
 	/* A port that failed under the worker is lost for everyone:
 	 * shut_down() then ends the stream with AT_ERROR_PORT_LOST. */
-	if (data->worker->port_failure != NULL)
-		port_lost(self, "%s", data->worker->port_failure);
+	if (port_failure != NULL)
+		port_lost(self, "%s", port_failure);
 	else
 		stream_end(self, NULL);
-	return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -1103,30 +676,6 @@ on_stream_cancelled(GCancellable *cancellable, gpointer user_data)
 	g_cancellable_set_error_if_cancelled(cancellable, &error);
 	stream_end(self, error);
 	return G_SOURCE_REMOVE;
-}
-
-static void
-normalise_pacing(AtStreamPacing *pacing)
-{
-	if (!pacing->paced)
-		return;
-	if (pacing->rate == 0)
-		pacing->rate = PACED_DEFAULT_RATE;
-	if (pacing->max_write == 0 || pacing->max_write > PACED_MAX_WRITE)
-		pacing->max_write = PACED_MAX_WRITE;
-}
-
-/* 64 hex digits, in lower case as GChecksum writes them; NULL if not. */
-static char *
-normalise_sha256(const char *hex)
-{
-	if (strlen(hex) != 64)
-		return NULL;
-	for (const char *p = hex; *p != '\0'; p++) {
-		if (!g_ascii_isxdigit(*p))
-			return NULL;
-	}
-	return g_ascii_strdown(hex, -1);
 }
 
 static const char *
@@ -1141,37 +690,20 @@ stream_refusal(AtChannel *self)
 	return NULL;
 }
 
-static void
-stream_watch(AtChannel *self, StreamData *data, GCancellable *cancellable)
+/* Makes the port's writes block and starts @stream on it; NULL (and the
+ * task returned) when the stream cannot start. */
+static AtStream *
+stream_begin(AtChannel *self, GTask *task, const AtStreamSource *source,
+             AtStreamProgressFunc progress, gpointer progress_data)
 {
-	data->done_source = g_unix_fd_source_new(data->worker->done_fd, G_IO_IN);
-	attach_source(data->done_source, G_SOURCE_FUNC(on_stream_worker_done), self);
-	data->progress_source = g_timeout_source_new(PROGRESS_INTERVAL_MS);
-	attach_source(data->progress_source, on_stream_progress_tick, data);
-	if (cancellable != NULL) {
-		data->cancel_source = g_cancellable_source_new(cancellable);
-		attach_source(data->cancel_source, G_SOURCE_FUNC(on_stream_cancelled), self);
-	}
-}
-
-/* Checks @source and makes its worker; NULL (and the task returned) when
- * the stream cannot start. */
-static StreamWorker *
-stream_prepare(AtChannel *self, GTask *task, const AtStreamSource *source)
-{
-	g_autofree char *expected = NULL;
-	g_autoptr(StreamWorker) w = NULL;
+	g_autoptr(AtStream) stream = NULL;
 	GError *error = NULL;
 	const char *refusal;
 
-	if (source->expected_sha256 != NULL) {
-		expected = normalise_sha256(source->expected_sha256);
-		if (expected == NULL) {
-			g_task_return_new_error(task, AT_ERROR, AT_ERROR_INVALID,
-			                        "expected sha256 '%.80s' is not 64 hex digits",
-			                        source->expected_sha256);
-			return NULL;
-		}
+	stream = at_stream_new(source, progress, progress_data, &error);
+	if (stream == NULL) {
+		g_task_return_error(task, error);
+		return NULL;
 	}
 	refusal = stream_refusal(self);
 	if (refusal != NULL) {
@@ -1180,19 +712,18 @@ stream_prepare(AtChannel *self, GTask *task, const AtStreamSource *source)
 		        "cannot stream %" G_GUINT64_FORMAT " bytes: %s", source->length, refusal);
 		return NULL;
 	}
-	w = worker_new(source, expected);
-	normalise_pacing(&w->pacing);
-	if (!port_set_blocking(self, TRUE) || !worker_start(w, source->fd, self->fd, &error)) {
+	if (!port_set_blocking(self, TRUE) ||
+	    !at_stream_start(stream, self->fd, on_stream_ended, self, &error)) {
 		if (error == NULL)
 			g_set_error(&error, AT_ERROR, AT_ERROR_IO,
 			            "cannot make the port's writes blocking: %s",
 			            g_strerror(errno));
-		g_clear_pointer(&w, worker_free);
+		g_clear_pointer(&stream, at_stream_free);
 		port_set_blocking(self, FALSE);
 		g_task_return_error(task, error);
 		return NULL;
 	}
-	return g_steal_pointer(&w);
+	return g_steal_pointer(&stream);
 }
 
 void
@@ -1201,7 +732,7 @@ at_channel_stream(AtChannel *self, const AtStreamSource *source, AtStreamProgres
                   gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
-	StreamData *data;
+	AtStream *stream;
 
 	g_return_if_fail(AT_IS_CHANNEL(self));
 	g_return_if_fail(source != NULL);
@@ -1211,36 +742,37 @@ at_channel_stream(AtChannel *self, const AtStreamSource *source, AtStreamProgres
 	/* The outcome is the worker's: a cancel that raced the last write
 	 * must not turn a delivered package into "cancelled". */
 	g_task_set_check_cancellable(task, FALSE);
-	data = g_new0(StreamData, 1);
-	data->progress = progress;
-	data->progress_data = progress_data;
-	g_task_set_task_data(task, data, (GDestroyNotify)stream_data_free);
 	if (g_task_return_error_if_cancelled(task))
 		return;
-	data->worker = stream_prepare(self, task, source);
-	if (data->worker == NULL)
+	stream = stream_begin(self, task, source, progress, progress_data);
+	if (stream == NULL)
 		return;
+	g_task_set_task_data(task, stream, (GDestroyNotify)at_stream_free);
 	g_debug("streaming %" G_GUINT64_FORMAT " bytes, %s", source->length,
-	        data->worker->pacing.paced ? "paced" : "hardware flow control");
+	        source->pacing.paced ? "paced" : "hardware flow control");
 	self->stream = g_steal_pointer(&task);
-	stream_watch(self, data, cancellable);
+	if (cancellable != NULL) {
+		self->stream_cancel_source = g_cancellable_source_new(cancellable);
+		attach_source(self->stream_cancel_source, G_SOURCE_FUNC(on_stream_cancelled), self);
+	}
 }
 
 gboolean
 at_channel_stream_finish(AtChannel *self, GAsyncResult *result, guint64 *sent, char **sent_sha256,
                          GError **error)
 {
-	StreamData *data;
+	AtStream *stream;
 	gboolean ok;
 
 	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
-	data = g_task_get_task_data(G_TASK(result));
+	/* NULL when the stream never started */
+	stream = g_task_get_task_data(G_TASK(result));
 	ok = g_task_propagate_boolean(G_TASK(result), error);
 	if (sent != NULL)
-		*sent = data->worker != NULL ? data->worker->sent : 0;
+		*sent = stream != NULL ? at_stream_get_sent(stream) : 0;
 	if (sent_sha256 != NULL)
 		*sent_sha256 =
-		        ok && data->worker != NULL ? g_strdup(data->worker->sent_sha256) : NULL;
+		        ok && stream != NULL ? g_strdup(at_stream_get_sent_sha256(stream)) : NULL;
 	return ok;
 }
 

@@ -3,10 +3,13 @@
 
 #include <gio/gio.h>
 
+#include "at-stream.h"
+
 /* The AT port, driven by the GLib main loop: a queue of commands (one in
  * flight, each with its own timeout), URCs to subscribers, hang-up
- * detection, and the raw stream of a FILE package (written by a worker
- * thread, see at_channel_stream()). Never blocks the main loop. */
+ * detection, and the raw stream of a FILE package (at_channel_stream();
+ * the worker thread that writes it is at-stream's). Never blocks the main
+ * loop. */
 
 #define AT_TYPE_CHANNEL (at_channel_get_type())
 G_DECLARE_FINAL_TYPE(AtChannel, at_channel, AT, CHANNEL, GObject)
@@ -24,6 +27,10 @@ typedef enum {
 	AT_ERROR_INVALID,         /* a command with CR/LF/NUL, or one while streaming */
 	AT_ERROR_PACKAGE_CHANGED, /* the package changed while it was being sent */
 } AtError;
+
+/* The channel cannot be used any more: its port hung up (AT_ERROR_PORT_LOST)
+ * or it was closed (AT_ERROR_CLOSED). FALSE for NULL. */
+gboolean at_error_is_port_gone(const GError *error);
 
 typedef struct {
 	guint late_reply_grace_ms; /* after a timeout, hold the queue this long for the late
@@ -49,50 +56,12 @@ void at_channel_command(AtChannel *self, const char *command, guint timeout_ms,
                         gpointer user_data);
 AtResponse *at_channel_command_finish(AtChannel *self, GAsyncResult *result, GError **error);
 
-typedef struct {
-	gboolean paced;  /* FALSE: hardware flow control, as fast as the port accepts */
-	guint rate;      /* paced: bytes per second (default 15360) */
-	guint max_write; /* paced: bytes per write (at most 32) */
-} AtStreamPacing;
-
-typedef struct {
-	/* The package; read with pread() from offset 0: the fd's own offset
-	 * is never used or moved. */
-	int fd;
-	/* Exactly this many bytes go to the port. */
-	guint64 length;
-	/* NULL, or 64 hex digits: the last chunk is withheld until the running
-	 * sha256 of all bytes read equals it. */
-	const char *expected_sha256;
-	AtStreamPacing pacing;
-} AtStreamSource;
-
-typedef void (*AtStreamProgressFunc)(guint64 sent, guint64 total, gpointer user_data);
-
 /* Streams exactly @source->length bytes of @source->fd, from offset 0, to
- * the port. The channel copies what it needs from @source (and dup()s both
- * fds), so @source may be freed at once and the caller may close its fd.
- *
- * A worker thread reads the package with pread() into one 64 KiB buffer
- * (memory does not follow the package size), hashes it, and writes exactly
- * the bytes it hashed: the modem receives what was checked even if another
- * process moves the fd's offset or rewrites the file. Hardware flow control:
- * writes as fast as the port takes them (blocking writes: the port's
- * O_NONBLOCK is cleared while a stream runs, and the worker's write is
- * interrupted by the real-time signal SIGRTMIN+2, which the channel
- * handles and nothing else in the process may use). Paced: at most
- * @pacing.max_write bytes per write (at most 32, default 32) at
- * @pacing.rate bytes per second against CLOCK_MONOTONIC; a writer that
- * fell behind catches up by at most 100 ms worth of bytes.
- *
- * The package changing while it is sent fails with AT_ERROR_PACKAGE_CHANGED
- * and the last byte is never sent: with @expected_sha256, when the sha256
- * of all bytes read differs at the end ("the bytes read have sha256
- * <hex>, expected <hex>"); without it, when pread()
- * ends early ("package ended after N of M bytes") or fstat() gives a size
- * other than @length before the last chunk ("package size changed from M
- * to N bytes"): without a hash the file must be exactly @length bytes.
- * A read error fails with AT_ERROR_IO.
+ * the port, as at-stream.h describes: what is sent, how it is paced, and
+ * when the package counts as changed (AT_ERROR_PACKAGE_CHANGED, the last
+ * byte never sent). The channel copies what it needs from @source (and
+ * dup()s both fds), so @source may be freed at once and the caller may
+ * close its fd.
  *
  * Meanwhile the main loop keeps reading lines and emitting "urc"; commands
  * are refused (AT_ERROR_INVALID), and a stream is refused while commands

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "fota-limits.h"
+
 void
 at_framer_init(AtFramer *framer)
 {
@@ -28,7 +30,7 @@ is_terminator(guint8 c)
 static gboolean
 is_dropped(guint8 c)
 {
-	return c < 0x20 || c == 0x7f;
+	return fota_byte_is_control(c);
 }
 
 /* Keeps only well-formed UTF-8 in buf[0..len): a stray 0xff or a lone

@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "quectel-fotad"
 #include "config.h"
 
+#include "at-stream.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -251,7 +253,7 @@ fotad_config_new(void)
 	config->baud = 115200;
 	config->flow = SERIAL_FLOW_HARDWARE;
 	config->port_kind = FOTAD_PORT_KIND_USB;
-	config->paced_rate = 15360;
+	config->paced_rate = AT_STREAM_PACED_DEFAULT_RATE;
 	config->at_interface = -1;
 	config->timeouts = (FotadTimeouts){
 	        .command_ms = 10 * 1000,

@@ -274,12 +274,8 @@ modem_info_done(GObject *source, GAsyncResult *result, gpointer user_data)
 		fota_fota1_complete_get_modem_info(call->service->skeleton, call->invocation,
 		                                   info_to_variant(info));
 	} else {
-		g_dbus_method_invocation_return_error_literal(
-		        call->invocation, FOTA_DBUS_ERROR,
-		        g_error_matches(error, MODEM_ERROR, MODEM_ERROR_ABSENT)
-		                ? FOTA_DBUS_ERROR_NO_MODEM
-		                : FOTA_DBUS_ERROR_MODEM_ERROR,
-		        error->message);
+		g_dbus_method_invocation_take_error(call->invocation,
+		                                    job_manager_modem_error_to_dbus(error));
 	}
 	call_free(call);
 }

@@ -8,9 +8,6 @@
 #include "job-machine.h"
 #include "job-options.h"
 
-/* Without hardware flow control the modem takes at most this per write. */
-#define PACED_MAX_WRITE 32
-
 enum { SIGNAL_PROGRESS, SIGNAL_FINISHED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
@@ -84,9 +81,7 @@ classify(const GError *error)
 	    g_error_matches(error, AT_ERROR, AT_ERROR_CME) ||
 	    g_error_matches(error, AT_ERROR, AT_ERROR_CMS))
 		return JOB_FAILURE_REFUSED;
-	if (g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST) ||
-	    g_error_matches(error, AT_ERROR, AT_ERROR_CLOSED) ||
-	    g_error_matches(error, MODEM_ERROR, MODEM_ERROR_ABSENT))
+	if (at_error_is_port_gone(error) || g_error_matches(error, MODEM_ERROR, MODEM_ERROR_ABSENT))
 		return JOB_FAILURE_PORT_GONE;
 	if (g_error_matches(error, AT_ERROR, AT_ERROR_PACKAGE_CHANGED))
 		return JOB_FAILURE_CHANGED;
@@ -260,7 +255,7 @@ start_stream(FotaJob *self)
 	                {
 	                        .paced = self->config->flow == SERIAL_FLOW_NONE,
 	                        .rate = self->config->paced_rate,
-	                        .max_write = PACED_MAX_WRITE,
+	                        .max_write = AT_STREAM_PACED_MAX_WRITE,
 	                },
 	};
 
@@ -510,10 +505,7 @@ fota_job_new(JobRecord *record, int package_fd, FotaModem *modem, const FotadCon
 	                        .update = t->update_ms,
 	                        .reboot = t->reboot_ms,
 	                        .file_idle = t->file_idle_ms,
-	                        /* a reboot, its boot settle, and the modem
-	                         * leaving FILE data mode */
-	                        .port = (gint64)t->reboot_ms + t->boot_settle_ms +
-	                                (gint64)t->file_idle_ms * MODEM_DATA_MODE_CHECKS,
+	                        .port = modem_port_wait_bound(modem),
 	                },
 	        .hardware_flow = config->flow == SERIAL_FLOW_HARDWARE,
 	        .uart = config->port_kind == FOTAD_PORT_KIND_UART,

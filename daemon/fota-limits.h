@@ -21,6 +21,15 @@
 /* PDP context ids of AT+QICSGP/AT+QIACT. */
 #define FOTA_CID_MAX 16
 
+/* A control byte: C0 (NUL, CR, LF, ESC, ...) or DEL. None belongs inside a
+ * line the modem sends, an AT argument (CR/LF would end the command) or a
+ * field of the state file. Bytes >= 0x80 are not: UTF-8 is judged apart. */
+static inline gboolean
+fota_byte_is_control(guchar c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
 /* [A-Za-z0-9_.-] */
 static inline gboolean
 fota_revision_char_is_valid(char c)
@@ -32,7 +41,7 @@ fota_revision_char_is_valid(char c)
 static inline gboolean
 fota_apn_char_is_valid(char c)
 {
-	return c >= 0x20 && c < 0x7f && c != '"';
+	return g_ascii_isprint(c) && c != '"';
 }
 
 /* 0 or FOTA_URC_MIN..FOTA_URC_MAX: the modem refuses 1..4 reports. */

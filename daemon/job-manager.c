@@ -475,6 +475,17 @@ continue_start(JobManager *self, PendingStart *p, const ModemInfo *info)
 	g_task_run_in_thread(task, hash_thread);
 }
 
+GError *
+job_manager_modem_error_to_dbus(const GError *error)
+{
+	g_return_val_if_fail(error != NULL, NULL);
+	return g_error_new_literal(FOTA_DBUS_ERROR,
+	                           g_error_matches(error, MODEM_ERROR, MODEM_ERROR_ABSENT)
+	                                   ? FOTA_DBUS_ERROR_NO_MODEM
+	                                   : FOTA_DBUS_ERROR_MODEM_ERROR,
+	                           error->message);
+}
+
 static void
 identified_then_start(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -493,11 +504,7 @@ identified_then_start(GObject *source, GAsyncResult *result, gpointer user_data)
 	} else {
 		g_autoptr(GError) why = g_steal_pointer(&error);
 
-		g_set_error(&error, FOTA_DBUS_ERROR,
-		            g_error_matches(why, MODEM_ERROR, MODEM_ERROR_ABSENT)
-		                    ? FOTA_DBUS_ERROR_NO_MODEM
-		                    : FOTA_DBUS_ERROR_MODEM_ERROR,
-		            "%s", why->message);
+		error = job_manager_modem_error_to_dbus(why);
 	}
 	pending_done(p->manager, p, error);
 }
@@ -534,11 +541,8 @@ on_neighbours_settled(JobNeighbours *neighbours, gpointer user_data)
 static void
 begin(JobManager *self, PendingStart *p)
 {
-	const ModemInfo *info = modem_get_info(self->modem);
 	g_autoptr(GError) error = NULL;
-	g_autofree char *located = modem_locate_port(self->modem, NULL);
-	/* the port is left to ModemManager between jobs: the job opens it */
-	gboolean left = !modem_get_port_wanted(self->modem) && located != NULL;
+	g_autofree char *why = NULL;
 
 	if (!job_neighbours_is_settled(self->neighbours)) {
 		self->pending = p;
@@ -546,23 +550,25 @@ begin(JobManager *self, PendingStart *p)
 		                                    G_CALLBACK(on_neighbours_settled), self);
 		return;
 	}
-	/* a modem seen before is rebooting: the job waits for it */
-	if (!modem_has_port(self->modem) && !modem_was_seen(self->modem) && !left) {
-		g_autofree char *why = modem_describe_absence(self->modem);
+	switch (modem_outlook(self->modem)) {
+	case MODEM_OUTLOOK_NONE:
+		why = modem_describe_absence(self->modem);
 		g_set_error(&error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_NO_MODEM, "%s", why);
 		pending_reply(p, NULL, error);
 		pending_free(p);
 		return;
-	}
-	self->pending = p;
-	if (info != NULL || left || modem_in_data_mode(self->modem) ||
-	    !modem_has_port(self->modem)) {
-		continue_start(self, p, info);
+	case MODEM_OUTLOOK_LATER:
+		self->pending = p;
+		continue_start(self, p, modem_get_info(self->modem));
+		return;
+	case MODEM_OUTLOOK_IDENTIFY:
+		self->pending = p;
+		g_message("Start: %s", modem_busy_reason(self->modem)
+		                               ? modem_busy_reason(self->modem)
+		                               : "identifying the modem first");
+		modem_query_info(self->modem, p->cancellable, identified_then_start, p);
 		return;
 	}
-	g_message("Start: %s", modem_busy_reason(self->modem) ? modem_busy_reason(self->modem)
-	                                                      : "identifying the modem first");
-	modem_query_info(self->modem, p->cancellable, identified_then_start, p);
 }
 
 static PendingStart *

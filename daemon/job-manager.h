@@ -57,3 +57,9 @@ const char *job_manager_get_storage_error(JobManager *self);
 
 /* Saves the running job now (shutdown); FALSE when that failed. */
 gboolean job_manager_persist(JobManager *self);
+
+/* The D-Bus error for a modem that could not be reached or identified:
+ * NoModem when there is no port (MODEM_ERROR_ABSENT), else ModemError; the
+ * message is @error's. A Start waiting for the modem's identity and
+ * GetModemInfo answer with it. */
+GError *job_manager_modem_error_to_dbus(const GError *error);

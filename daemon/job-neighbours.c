@@ -19,6 +19,7 @@ struct _JobNeighbours {
 	MmClient *mm;
 
 	gboolean job_active; /* from begin until final or abandon */
+	gboolean job_port;   /* from begin letting go of ModemManager: the port is the job's */
 	char *inhibited_uid; /* InhibitDevice(uid, true) went out, not undone yet */
 	char *job_why;       /* the lock's "why" */
 	FotaState journaled; /* the state last sent to the journal */
@@ -137,12 +138,28 @@ log_mm_error(JobNeighbours *self, const GError *error)
 enum { SIGNAL_SETTLED, SIGNAL_POWER_RESTORED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
+/* The one call into the modem about its port: the job's once its begin let
+ * go of ModemManager; between jobs ours unless ModemManager lists the modem
+ * or may be probing it, and nobody's before the first look. Not asked while
+ * a job begins: the port stays as it was until ModemManager let go. */
+static void
+claim_port(JobNeighbours *self)
+{
+	gboolean ours = self->job_active
+	                        ? self->job_port
+	                        : self->owner_known && !self->mm_manages && !self->mm_grace;
+
+	modem_set_port_wanted(self->modem, ours);
+}
+
+/* The port is asked for before anyone hears that its owner is known. */
 static void
 owner_now_known(JobNeighbours *self)
 {
 	if (self->owner_known)
 		return;
 	self->owner_known = TRUE;
+	claim_port(self);
 	g_signal_emit(self, signals[SIGNAL_SETTLED], 0);
 }
 
@@ -173,8 +190,10 @@ idle_found(GObject *source, GAsyncResult *result, gpointer user_data)
 		          "jobs",
 		          found->object_path);
 	self->mm_manages = found != NULL;
-	modem_set_port_wanted(self->modem, found == NULL && !self->mm_grace);
-	owner_now_known(self);
+	if (self->owner_known)
+		claim_port(self);
+	else
+		owner_now_known(self);
 }
 
 /* Between jobs: the port is ModemManager's while it lists the modem, or
@@ -209,7 +228,7 @@ leave_port_to_mm(JobNeighbours *self)
 	self->mm_grace = TRUE;
 	g_clear_handle_id(&self->grace_id, g_source_remove);
 	self->grace_id = g_timeout_add_seconds(JOB_NEIGHBOURS_MM_PROBE_GRACE_S, grace_over, self);
-	modem_set_port_wanted(self->modem, FALSE);
+	claim_port(self);
 }
 
 static void
@@ -232,8 +251,9 @@ on_mm_vanished(MmClient *mm, gpointer user_data)
 	g_message("ModemManager left the bus");
 	g_clear_handle_id(&self->grace_id, g_source_remove);
 	self->mm_grace = FALSE;
+	self->mm_manages = FALSE;
 	if (!self->job_active)
-		modem_set_port_wanted(self->modem, TRUE);
+		claim_port(self);
 }
 
 void
@@ -246,14 +266,14 @@ job_neighbours_connect(JobNeighbours *self, GDBusConnection *bus)
 	g_signal_connect(self->mm, "vanished", G_CALLBACK(on_mm_vanished), self);
 	self->owner_known = FALSE;
 	/* not a byte before we know whether ModemManager manages the modem */
-	modem_set_port_wanted(self->modem, FALSE);
+	claim_port(self);
 }
 
 void
 job_neighbours_settle(JobNeighbours *self)
 {
 	if (self->mm == NULL) {
-		modem_set_port_wanted(self->modem, TRUE);
+		claim_port(self);
 		owner_now_known(self);
 	}
 	idle_decide(self);
@@ -438,8 +458,10 @@ begin_return(BeginCall *call)
 	g_clear_handle_id(&call->timeout_id, g_source_remove);
 	if (task == NULL)
 		return;
-	if (call->self->job_active)
-		modem_set_port_wanted(call->self->modem, TRUE);
+	if (call->self->job_active) {
+		call->self->job_port = TRUE;
+		claim_port(call->self);
+	}
 	g_task_return_boolean(task, TRUE);
 	g_object_unref(task);
 }
@@ -539,10 +561,10 @@ job_neighbours_begin(JobNeighbours *self, JobRecord *record, GAsyncReadyCallback
 	BeginCall *call = g_new0(BeginCall, 1);
 	g_autofree char *tty = NULL;
 
-	owner_now_known(self); /* the job's, from now on */
 	call->self = self;
 	call->task = g_task_new(self, NULL, callback, user_data);
 	self->job_active = TRUE;
+	owner_now_known(self); /* the job's, from now on */
 	self->journaled = record->state;
 	g_clear_handle_id(&self->grace_id, g_source_remove);
 	self->mm_grace = FALSE;
@@ -617,6 +639,7 @@ static void
 release(JobNeighbours *self, const JobRecord *record)
 {
 	self->job_active = FALSE;
+	self->job_port = FALSE;
 	lock_update(self, record);
 	if (self->mm != NULL && (self->inhibited_uid != NULL || mm_client_is_running(self->mm)))
 		leave_port_to_mm(self);

@@ -68,7 +68,7 @@ static gboolean
 has_control_bytes(const char *value)
 {
 	for (const char *p = value; *p != '\0'; p++) {
-		if ((guchar)*p < 0x20 || *p == 0x7f)
+		if (fota_byte_is_control((guchar)*p))
 			return TRUE;
 	}
 	return FALSE;

@@ -221,6 +221,10 @@ run(Daemon *d, const char *boot_id)
 	d->service = fota_service_new(d->manager, d->modem, d->neighbours);
 	g_signal_connect(d->manager, "progress", G_CALLBACK(notify_status), d);
 	g_signal_connect(d->manager, "finished", G_CALLBACK(notify_status), d);
+	/* The process's signals: these three are the main loop's. One more is
+	 * taken, by at-stream.c on the first FILE stream: AT_STREAM_STOP_SIGNAL
+	 * (SIGRTMIN+2, see at-stream.h) interrupts the stream worker's blocked
+	 * write. No other code in this process may send, ignore or handle it. */
 	sigterm = g_unix_signal_add(SIGTERM, on_terminate, d);
 	sigint = g_unix_signal_add(SIGINT, on_terminate, d);
 	sighup = g_unix_signal_add(SIGHUP, on_hangup, d);

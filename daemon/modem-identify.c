@@ -160,8 +160,7 @@ identify_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 	GError *error = NULL;
 
 	response = at_channel_command_finish(AT_CHANNEL(source), result, &cmd_error);
-	if (cmd_error != NULL && (g_error_matches(cmd_error, AT_ERROR, AT_ERROR_PORT_LOST) ||
-	                          g_error_matches(cmd_error, AT_ERROR, AT_ERROR_CLOSED))) {
+	if (at_error_is_port_gone(cmd_error)) {
 		g_task_return_new_error(task, MODEM_ERROR, MODEM_ERROR_ABSENT,
 		                        "the modem port went away during %s",
 		                        step_commands[data->step]);

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "at-channel.h"
-#include "modem.h"
+#include "modem-info.h"
 
 /* Who the modem on @channel is: ATE0, ATI, AT+QGMR (only when ATI has no
  * revision line), AT+CGSN, AT+QFOTADL=?, each given @command_ms. The answer

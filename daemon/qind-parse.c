@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "fota-limits.h"
+
 /* Real modems differ from the guide in small ways (spaces, a trailing '%',
  * lower case, curly quotes pasted from the PDF into simulators and test
  * scripts), so the reader is lenient about form but strict about content:
@@ -117,7 +119,7 @@ copy_text(const char *start, const char *end, char *text)
 				c = '?';
 			else
 				len = g_utf8_skip[c];
-		} else if (c < 0x20 || c == 0x7f) {
+		} else if (fota_byte_is_control(c)) {
 			c = '?';
 		}
 		if (n + len > QIND_TEXT_MAX)

@@ -54,6 +54,9 @@ configure(int fd, const char *path, speed_t speed, SerialFlow flow, GError **err
 		return FALSE;
 	}
 	cfmakeraw(&tio);
+	/* cfmakeraw() leaves software flow control on input as it was: the
+	 * kernel would then send XON/XOFF bytes into a FILE package */
+	tio.c_iflag &= ~(IXOFF | IXANY);
 	tio.c_cflag &= ~(CSTOPB | PARENB | CRTSCTS);
 	tio.c_cflag |= CS8 | CLOCAL | CREAD;
 	if (flow == SERIAL_FLOW_HARDWARE)

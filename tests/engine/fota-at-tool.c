@@ -373,7 +373,7 @@ stream_file(Tool *tool, int fd, guint64 length)
 	        .expected_sha256 = tool->sha256,
 	        .pacing = {.paced = tool->no_flow || tool->paced_rate > 0,
 	                   .rate = (guint)MAX(tool->paced_rate, 0),
-	                   .max_write = 32},
+	                   .max_write = AT_STREAM_PACED_MAX_WRITE},
 	};
 	StreamResult r = {0};
 	gint64 start = g_get_monotonic_time();

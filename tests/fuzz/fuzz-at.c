@@ -7,6 +7,7 @@
 #include "at-framer.h"
 #include "at-parse.h"
 #include "fota-errors.h"
+#include "fota-limits.h"
 #include "fuzz-common.h"
 #include "qind-parse.h"
 
@@ -36,7 +37,7 @@ check_qind(const char *line)
 	FUZZ_ASSERT(strlen(out.text) <= QIND_TEXT_MAX);
 	FUZZ_ASSERT(g_utf8_validate(out.text, -1, NULL));
 	for (const char *p = out.text; *p; p++)
-		FUZZ_ASSERT((guchar)*p >= 0x20 && *p != 0x7f);
+		FUZZ_ASSERT(!fota_byte_is_control(*p));
 	if (out.value_kind != QIND_VALUE_TEXT)
 		FUZZ_ASSERT(out.text[0] == '\0');
 	if (out.value_kind != QIND_VALUE_INT)
@@ -115,7 +116,7 @@ on_line(const char *line, gsize len, gpointer user_data)
 
 	FUZZ_ASSERT(len > 0 && len <= AT_FRAMER_MAX_LINE && strlen(line) == len);
 	for (gsize i = 0; i < len; i++)
-		FUZZ_ASSERT((guchar)line[i] >= 0x20 && line[i] != 0x7f);
+		FUZZ_ASSERT(!fota_byte_is_control(line[i]));
 	FUZZ_ASSERT(line[0] != ' ' && line[len - 1] != ' ');
 	for (gsize i = 0; i < len; i++)
 		sink->hash = (sink->hash ^ (guchar)line[i]) * 0x100000001b3ull;

@@ -484,6 +484,7 @@ test_timeout_and_late_reply(void **state)
 	at_channel_command(f->channel, "AT+NEXT", 1000, NULL, on_command_done, &next);
 	wait_for(&slow.done);
 	assert_true(g_error_matches(slow.error, AT_ERROR, AT_ERROR_TIMEOUT));
+	assert_false(at_error_is_port_gone(slow.error)); /* the port is still there */
 	assert_string_equal(slow.error->message, "AT+SLOW: no reply within 100 ms");
 	wait_for(&next.done);
 	/* The late "slow answer / OK" was swallowed, not taken as AT+NEXT's. */
@@ -617,6 +618,7 @@ test_hangup(void **state)
 	wait_for(&queued.done);
 	assert_true(g_error_matches(inflight.error, AT_ERROR, AT_ERROR_PORT_LOST));
 	assert_true(g_error_matches(queued.error, AT_ERROR, AT_ERROR_PORT_LOST));
+	assert_true(at_error_is_port_gone(inflight.error));
 	assert_int_equal(f->port_lost, 1);
 	assert_false(at_channel_is_open(f->channel));
 
@@ -648,6 +650,7 @@ test_close_fails_pending(void **state)
 	wait_for(&queued.done);
 	assert_true(g_error_matches(inflight.error, AT_ERROR, AT_ERROR_CLOSED));
 	assert_true(g_error_matches(queued.error, AT_ERROR, AT_ERROR_CLOSED));
+	assert_true(at_error_is_port_gone(queued.error));
 	assert_int_equal(f->port_lost, 0);
 	assert_false(at_channel_is_open(f->channel));
 	result_clear(&inflight);
@@ -866,7 +869,8 @@ test_stream_paced_exact(void **state)
 	StreamResult r = {0};
 	int fd = make_pattern_file(size);
 	g_autofree char *sha256 = file_sha256(fd, size);
-	/* Asking for more than 32 bytes a write still gets 32. */
+	/* Asking for more than AT_STREAM_PACED_MAX_WRITE bytes a write still
+	 * gets that many. */
 	AtStreamSource source = {.fd = fd,
 	                         .length = size,
 	                         .pacing = {.paced = TRUE, .rate = rate, .max_write = 100}};
@@ -883,7 +887,7 @@ test_stream_paced_exact(void **state)
 	assert_int_equal(f->modem.sink_mismatches, 0);
 	assert_string_equal(g_checksum_get_string(f->modem.sink_sum), sha256);
 	assert_string_equal(r.sent_sha256, sha256);
-	if (f->modem.sink_max_read > 32)
+	if (f->modem.sink_max_read > AT_STREAM_PACED_MAX_WRITE)
 		fail_msg("a paced write of %zu bytes", f->modem.sink_max_read);
 	achieved = (double)size / elapsed;
 	if (achieved < rate * 0.95 || achieved > rate * 1.05)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* FotaModem owns its port: one lease holder at a time, in order; nothing
- * but the holder sends; nothing at all while the modem may still count an
- * interrupted package (data mode) or is about to reset. The modem here is a
+ * but the holder sends, and the holder not while the modem's own boot probe
+ * runs; nothing at all while the modem may still count an interrupted
+ * package (data mode) or is about to reset. The modem here is a
  * scripted responder on the master side of a real pty that records every
  * line it receives. */
 #include <setjmp.h>
@@ -186,8 +187,8 @@ test_data_mode_waits_for_fileend(void **state)
 	test_assert_event(f->events, 1, "granted:2", WAIT_S);
 	assert_int_equal(f->fake->received->len, 1);
 	assert_string_equal(g_ptr_array_index(f->fake->received, 0), "AT");
-	assert_false(modem_in_data_mode(f->modem));
 	modem_release(f->modem, &b);
+	assert_null(modem_busy_reason(f->modem)); /* out of data mode */
 }
 
 /* Without FILEEND: file-idle-timeout of our silence, then the AT. */
@@ -232,6 +233,39 @@ test_expected_reset_holds_the_port(void **state)
 	modem_release(f->modem, &b);
 }
 
+/* A modem that reboots under the holder (on a UART only its "RDY" says so)
+ * is settled, probed and identified before the holder's next command goes
+ * out: the modem's own lines and the holder's never interleave. */
+static void
+test_holder_waits_for_the_probe(void **state)
+{
+	Fixture *f = *state;
+	Waiter a = {f, 1};
+	g_autoptr(GError) error = NULL;
+	const char *const expected[] = {"AT", "ATE0", "ATI", "AT+CGSN", "AT+QFOTADL=?", "AT+CSQ"};
+
+	f->config->port_kind = FOTAD_PORT_KIND_UART;
+	f->config->timeouts.boot_settle_ms = 600; /* a quiet gap of 201 ms */
+	modem_acquire(f->modem, &a, TRUE, NULL, acquired, &a);
+	test_assert_event(f->events, 0, "granted:1", WAIT_S);
+	test_fake_modem_urc(f->fake, "RDY");
+	for (guint i = 0; i < WAIT_S * 100 && modem_is_ready(f->modem); i++)
+		test_run_for(10);
+	assert_false(modem_is_ready(f->modem));
+	modem_command(f->modem, &a, "AT+CSQ", NULL, command_done, &error);
+	for (guint i = 0; i < WAIT_S * 100 && error == NULL; i++)
+		test_run_for(10);
+	assert_true(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_EXISTS)); /* answered */
+	for (guint i = 0; i < G_N_ELEMENTS(expected); i++) {
+		assert_true(i < f->fake->received->len);
+		assert_string_equal(g_ptr_array_index(f->fake->received, i), expected[i]);
+	}
+	assert_int_equal(f->fake->received->len, G_N_ELEMENTS(expected));
+	assert_true(modem_is_ready(f->modem));
+	assert_true(modem_holds(f->modem, &a));
+	modem_release(f->modem, &a);
+}
+
 int
 main(void)
 {
@@ -243,6 +277,7 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_data_mode_ends_after_idle, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_expected_reset_holds_the_port, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_holder_waits_for_the_probe, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

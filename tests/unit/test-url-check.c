@@ -124,6 +124,24 @@ static const UrlCase cases[] = {
         BAD("http:///a", FOTA_URL_ERROR_SYNTAX, "HTTP host is empty"),
         BAD("http://ho!st/a", FOTA_URL_ERROR_SYNTAX,
             "HTTP host 'ho!st' contains '!'; only letters, digits, '.', '-' and '_' are allowed"),
+        /* Fields as written, where RFC 3986 (GUri) alone reads them
+         * otherwise: no %-decoding, and FTP has no query or fragment. */
+        GOOD("http://h/100%", FOTA_SOURCE_HTTP),
+        GOOD("ftp://u:pa#ss@h/f", FOTA_SOURCE_FTP),
+        GOOD("ftp://u?:p@h/pkg?.bin#1", FOTA_SOURCE_FTP),
+        GOOD("ftp://u:p@h/%2E%2E", FOTA_SOURCE_FTP),
+        BAD("ftp://u:p@h/f?a/b", FOTA_URL_ERROR_PATH,
+            "FTP file must be in the server's root directory, got 'f?a/b'"),
+        BAD("ftp://%41%41%41%41%41%41%41%41%41%41%41%41%41%41%41%41%41:p@h/f",
+            FOTA_URL_ERROR_TOO_LONG, "FTP user is 51 bytes, at most 50 allowed"),
+        BAD("http://h%41/a", FOTA_URL_ERROR_SYNTAX,
+            "HTTP host 'h%41' contains '%'; only letters, digits, '.', '-' and '_' are allowed"),
+        BAD("http://[zz]/a", FOTA_URL_ERROR_SYNTAX,
+            "HTTP host '[zz]' is an IPv6 literal, which the modem does not support"),
+        BAD("http://[::1]:x/a", FOTA_URL_ERROR_SYNTAX,
+            "HTTP host '[::1]:x' is an IPv6 literal, which the modem does not support"),
+        /* Several faults: a port that is no number is named first. */
+        BAD("ftp://" F50 "u:p@h:x/f", FOTA_URL_ERROR_PORT, "port must be 1..65535, got x"),
 };
 
 static void
