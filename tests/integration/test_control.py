@@ -1,8 +1,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""One job at a time, and Cancel before and after the point of no return."""
+"""One job at a time, and Cancel before and after the point of no return
+(also while StartFile still hashes the package)."""
 
+import os
+import time
+
+import faults
 import fotatest
-from fotatest import opts, u
+from fotatest import opts, s, u
 
 # FILE mode without flow control: paced writes make the stream slow enough to catch.
 SLOW_STREAM = {'flow-control': 'none', 'paced-rate': 16384}
@@ -85,6 +90,36 @@ class ControlTest(fotatest.FotaTestCase):
         _, fin = self.daemon.wait_finished(job, 40)
         self.assertEqual(fin[1], 'succeeded', fin)
         self.assertEqual(self.sim.revision(), pkg.to)
+
+    def test_cancel_while_start_file_hashes(self):
+        """Cancel while StartFile hashes a 4 GiB - 1 sparse package: the job never
+        reaches the modem (issue 7, item 6)."""
+        self.begin()
+        big = os.path.join(self.tmpdir, 'big.bin')
+        with open(big, 'wb') as f:
+            f.truncate((1 << 32) - 1)
+        before = len(self.sim.commands())
+        fd = os.open(big, os.O_RDONLY)
+        self.addCleanup(os.close, fd)
+        hashed_at = time.monotonic()
+        start = faults.start_file_async(self.daemon, fd, opts(sha256=s('0' * 64)))
+        fotatest.spin(0.3)
+        self.assertFalse(start.done, 'StartFile returned before the Cancel: '
+                         f'{start.value or start.error_name()} (hashing was too quick)')
+        try:
+            self.daemon.cancel()
+        except fotatest.GLib.Error as e:
+            self.fail(f'Cancel while hashing: {fotatest.remote_error(e)}: {e.message}')
+        fotatest.wait_until(lambda: start.done, 120, 'StartFile to return')
+        if start.error is None:
+            job = start.value[0]
+            _, fin = self.daemon.wait_finished(job, 30)
+            self.assertEqual(fin[1], 'cancelled', fin)
+        self.assertLess(time.monotonic() - hashed_at, 30, 'the hashing went on')
+        fotatest.spin(0.5)  # a window: a job that survived the Cancel would send by now
+        job_commands = [c for c in faults.new_commands(self.sim, before)
+                        if c.startswith(('AT+QFOTADL="', 'AT+QCFG'))]
+        self.assertEqual(job_commands, [])
 
     def test_cancel_without_a_job(self):
         self.begin()

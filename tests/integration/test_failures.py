@@ -120,6 +120,16 @@ class FailureTest(fotatest.FotaTestCase):
         self.expect_failure(job, 'ModemError')
         self.assertEqual(len(self.sim.qfotadl_commands()), 1)
 
+    def test_cme_error_message_names_the_command_once(self):
+        """A prepare command refused with +CME ERROR: the message quotes the modem and
+        names the command once (issue 7, item 6)."""
+        self.begin('--cme-error', 'AT+QCFG="usbifc"=3')
+        pkg = self.package()
+        job = self.daemon.start_file(pkg.path)
+        msg = self.expect_failure(job, 'ModemError', timeout=30)
+        self.assertIn('+CME ERROR: 3', msg)
+        self.assertEqual(msg.count('AT+QCFG'), 1, msg)
+
     def test_silent_modem_times_out(self):
         self.begin('--silent')
         pkg = self.package()

@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The harness's own pieces work: private bus, HTTP and FTP servers, main loop waits."""
+"""The harness's own pieces work: private bus, HTTP and FTP servers, main loop waits;
+and every test of a file run case by case is a meson test."""
 
 import ftplib
+import importlib
 import os
 import select
 import time
 import tty
+import unittest
 import urllib.error
 import urllib.request
 
@@ -131,6 +134,44 @@ class DaemonHarnessTest(fotatest.FotaTestCase):
                          self.daemon.proc.poll() is None)
         self.restart_daemon(program=self.daemon.proc.args[0])
         self.assertEqual(self.daemon.prop('State'), 'idle')
+
+
+def _test_ids(suite):
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            yield from _test_ids(t)
+        else:
+            yield t.id()
+
+
+class MesonCasesTest(unittest.TestCase):
+    """tests/integration/meson.build runs some files case by case (its
+    integration_cases, passed as INTEGRATION_CASES="module:Class[.method] ...") and
+    the others whole (INTEGRATION_FILES): a test in a file run case by case that no
+    case names would never run."""
+
+    def test_every_test_runs(self):
+        spec = os.environ.get('INTEGRATION_CASES')
+        if spec is None:
+            self.skipTest('INTEGRATION_CASES is not set (run through meson test)')
+        whole = set(os.environ.get('INTEGRATION_FILES', '').split())
+        cases = {}
+        for item in spec.split():
+            module, name = item.split(':')
+            cases.setdefault(module, []).append(name)
+        loader = unittest.TestLoader()
+        for module_name, names in sorted(cases.items()):
+            module = importlib.import_module(module_name)
+            covered = set()
+            for name in names:
+                with self.subTest(case=f'{module_name}:{name}'):
+                    ids = list(_test_ids(loader.loadTestsFromName(name, module)))
+                    self.assertTrue(ids, f'{module_name}:{name} names no test')
+                    covered.update(ids)
+            if module_name not in whole:  # else the rest runs with the whole file
+                missing = sorted(set(_test_ids(loader.loadTestsFromModule(module))) - covered)
+                self.assertEqual(missing, [], f'tests of {module_name}.py that no meson test '
+                                 'runs: add them to integration_cases in meson.build')
 
 
 if __name__ == '__main__':

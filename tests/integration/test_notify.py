@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The daemon speaks sd_notify: READY=1 once it owns its name, STATUS= per job
-state, STOPPING=1 on SIGTERM. A datagram socket stands in for systemd."""
+"""The daemon under its service manager: it speaks sd_notify (READY=1 once it
+owns its name, STATUS= per job state, STOPPING=1 on SIGTERM; a datagram socket
+stands in for systemd), and SIGHUP (a closed terminal) does not end it."""
 
 import os
 import signal
@@ -55,6 +56,21 @@ class NotifyTest(fotatest.FotaTestCase):
 
         self.assertEqual(self.daemon.kill(signal.SIGTERM), 0)
         self.wait_message('STOPPING=1', timeout=5)
+
+    def test_sighup_does_not_end_the_daemon(self):
+        """SIGHUP mid-job: the daemon and the job go on (issue 7, item 6)."""
+        self.start_sim(['--download-ms', '3000'])
+        self.restart_daemon()
+        pkg = self.package()
+        job = self.daemon.start_url(self.http.url(pkg.name))
+        self.daemon.wait_state(job, 'downloading', 15)
+        self.daemon.proc.send_signal(signal.SIGHUP)
+        fotatest.spin(1)  # a window: a daemon ended by the signal is gone by now
+        self.assertIsNone(self.daemon.proc.poll(),
+                          f'SIGHUP ended the daemon (status {self.daemon.proc.returncode})')
+        _, fin = self.daemon.wait_finished(job, 40)
+        self.assertEqual(fin[1], 'succeeded', fin)
+        self.assertEqual(self.sim.revision(), pkg.to)
 
 
 if __name__ == '__main__':

@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Successful upgrades: FILE, HTTP and FTP sources, upgrade modes 0 and 1."""
+"""Successful upgrades: FILE, HTTP and FTP sources, upgrade modes 0 and 1, delta
+(DFOTA) models, URCs before the OK, updates with and without URCs, and the tty
+coming back under another pts after each reboot."""
+
+import os
 
 import fotatest
 from fotatest import opts, u
@@ -94,6 +98,47 @@ class UrcBeforeOkTest(fotatest.FotaTestCase):
 
     def test_http_mode1(self):
         self.run_upgrade('http', 1)
+
+
+class UpdateStylesTest(fotatest.FotaTestCase):
+    """URCs during the update or a quiet update, both modes; the tty moves on reboot."""
+    start_http = True
+    start_daemon = False
+
+    def upgrade(self, mode, *flags):
+        self.start_sim(list(flags))
+        self.restart_daemon()
+        pkg = self.package()
+        job = self.daemon.start_url(self.http.url(pkg.name), opts(upgrade_mode=u(mode)))
+        progress, fin = self.daemon.wait_finished(job, 60)
+        self.assertEqual(fin[1], 'succeeded', fin)
+        self.assertStateOrder(progress, mode)
+        self.assertEqual(self.daemon.get_job()['to-revision'], pkg.to)
+        self.assertEqual(self.sim.revision(), pkg.to)
+        return progress
+
+    def test_update_urcs_mode0(self):
+        progress = self.upgrade(0)
+        self.assertIn('updating', [st for st, _ in progress])
+
+    def test_update_urcs_mode1(self):
+        progress = self.upgrade(1)
+        self.assertIn('updating', [st for st, _ in progress])
+
+    def test_quiet_update_mode0(self):
+        self.upgrade(0, '--quiet-update')
+
+    def test_quiet_update_mode1(self):
+        self.upgrade(1, '--quiet-update')
+
+    def test_tty_comes_back_under_another_pts(self):
+        self.upgrade(0)
+        paths = self.sim.link_paths()
+        # first link, the mode-0 reboot, the final reboot: each time under another pts
+        self.assertGreaterEqual(len(paths), 3, paths)
+        self.assertTrue(all(p.startswith('/dev/pts/') for p in paths), paths)
+        self.assertTrue(all(a != b for a, b in zip(paths, paths[1:])), paths)
+        self.assertEqual(os.path.realpath(self.sim.link), paths[-1])
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@
 import os
 import re
 
+import faults
 import fotatest
 from fotatest import GLib, asv, opts, s, u
 
@@ -134,6 +135,23 @@ class ValidationTest(RefusalTestCase):
         fd = os.open(self.bad_file(), os.O_WRONLY)
         self.addCleanup(os.close, fd)
         self.refused(INVALID, self.daemon.start_fd, fd)
+
+    def test_package_of_4_gib(self):
+        """The length field holds at most 2^32-1: refused before the modem hears of it,
+        and the message names the size (issue 7, item 6)."""
+        big = os.path.join(self.tmpdir, 'big.bin')
+        with open(big, 'wb') as f:
+            f.truncate(1 << 32)  # sparse
+        # the daemon's own identification at start is not the job's
+        fotatest.wait_until(lambda: self.daemon.prop('ModemRevision'), 15,
+                            'the daemon to identify the modem')
+        before = len(self.sim.commands())
+        try:
+            msg = self.refused(INVALID, self.daemon.start_file, big)
+        finally:
+            fotatest.spin(0.5)  # a window: anything the call set off would be sent by now
+            self.assertEqual(faults.new_commands(self.sim, before), [])
+        self.assertIn('4294967296', msg)
 
 
 class DfotaValidationTest(RefusalTestCase):

@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The journal catalog has exactly one section per MESSAGE_ID of job-journal.c,
 # and journalctl compiles it. Usage: test-catalog.sh CATALOG JOB_JOURNAL_C
+# Exit 0: both hold; 1: one does not; 77 (meson's skip): the sections match
+# the code but journalctl is not installed, so the compilation was not checked.
 set -eu
 catalog=$1
 source=$2
@@ -21,8 +23,8 @@ fi
 echo "ok: $(wc -l <"$tmp/code") MESSAGE_IDs, one catalog section each"
 
 if ! command -v journalctl >/dev/null; then
-	echo "journalctl not installed: compiling the catalog skipped"
-	exit 0
+	echo "SKIP: journalctl not installed: the catalog's compilation is not checked"
+	exit 77
 fi
 root=$tmp/root
 mkdir -p "$root/usr/lib/systemd/catalog" "$root/var/lib/systemd/catalog"

@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Helpers shared by the issue-7 tests (test_i7_*.py): what the simulator's log
-proves about FILE transfers, asynchronous StartFile calls, mounts and a daemon
-without CAP_SYS_ADMIN. Every wait is bounded; every mount is undone by a cleanup."""
+"""Helpers of the fault tests (test_data_mode, test_package_integrity,
+test_storage_faults, test_one_user_of_the_port, and a few in test_control,
+test_validation, test_failures): what the simulator's log proves about FILE
+transfers (commands absorbed into a package), asynchronous StartFile and
+GetModemInfo calls, a small tmpfs made read-only or full, and a daemon without
+CAP_SYS_ADMIN. Every wait is bounded; every mount is undone by a cleanup."""
 
 import os
 import shutil

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Issue 9 end to end: quectel-fotad --session as a good neighbour of the real
-ModemManager 1.20 and of logind (python3-dbusmock), on one private
+"""The whole daemon as a good neighbour (issue 9): quectel-fotad --session
+against the real ModemManager 1.20 and logind (python3-dbusmock), on one private
 system-like bus that both DBUS_SESSION_BUS_ADDRESS and DBUS_SYSTEM_BUS_ADDRESS
 lead to, with the modem under umockdev (discovery finds its USB device).
 
@@ -8,8 +8,8 @@ Who touches the tty is told by file descriptors: a TtyWatch samples which of
 ModemManager and the daemon holds the simulator's pty every 20 ms, and an
 InhibitMonitor stamps every InhibitDevice call as it passes the bus.
 
-daemon/job-neighbours.c is what makes them pass; they are in the suite
-'neighbours'.
+daemon/job-neighbours.c is what makes them pass; they are the meson test
+neighbours-end-to-end (suite 'neighbours').
 """
 
 import os
@@ -31,7 +31,7 @@ FOTA_WHO = 'quectel-fotad'
 MM_ONLY_COMMANDS = ('AT+GCAP', 'ATX4', 'AT&C1', 'AT+CSIM', 'AT+CRSM', 'AT+CPOL', 'AT+WS46')
 
 
-class NeighbourE2E(mmharness.NeighboursTestCase):
+class NeighboursEndToEndTest(mmharness.NeighboursTestCase):
     start_http = True
     sim_flags = ('--reboot-ms', '1000', '--download-ms', '3000', '--update-ms', '3000')
 
@@ -156,7 +156,7 @@ class NeighbourE2E(mmharness.NeighboursTestCase):
                    'the logind inhibitor released')
 
     def test_sigkill_mid_job_then_restart_reinhibits_first(self):
-        watch, renum, _, job, _ = self.start_job()
+        watch, renum, pkg, job, _ = self.start_job()
         self.daemon.wait_state(job, 'downloading', 30)
         self.daemon.kill(signal.SIGKILL)
 
@@ -178,7 +178,13 @@ class NeighbourE2E(mmharness.NeighboursTestCase):
         self.assertIsNotNone(first)
         self.assertGreater(first, inhibited, 'the restarted daemon touched the port first')
         self.assertEqual(watch.both_held(), [])
-        self.assertIn(final['state'], fotatest.FINAL_STATES)
+        # the resumed job is the one killed, and ends as the modem shows it: the
+        # download went on while the daemon was dead and ModemManager probed
+        self.assertEqual((final.get('id'), final['state'], final['error']),
+                         (job, 'succeeded', ''), final)
+        self.assertEqual(final['to-revision'], pkg.to, final)
+        self.assertEqual(self.sim.revision(), pkg.to)
+        self.assertEqual(len(self.sim.qfotadl_commands()), 1, 'the resumed job downloaded again')
         self.assertTrue(self.daemon_inhibits(False, inhibited), 'never released')
         # the value from before the first start, kept in the job record
         self.assertEqual(self.testbed.power_control_now(), 'auto', 'power/control not restored')

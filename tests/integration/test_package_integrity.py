@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Issue 7, item 2: the modem receives exactly the bytes that were checked.
+"""The modem receives exactly the bytes that were checked (issue 7, item 2).
 
 The client keeps the package it passed to StartFile and changes it during the
 stream: rewrites bytes not yet sent, moves the shared file offset (the daemon
@@ -7,16 +7,18 @@ holds the same open file description), truncates or extends the file. With
 "sha256" a change must fail the job DownloadFailed "package changed while it was
 being sent" without the last byte ever reaching the modem; an offset moved by the
 client must not matter at all; without "sha256" a size change fails the same way.
-Afterwards the modem is usable at once. GetJob reports "sent-sha256"."""
+Afterwards the modem is usable at once. GetJob reports "sent-sha256".
+
+One meson test per case: package-integrity-* (tests/integration/meson.build)."""
 
 import os
 import shutil
 import time
 
+import faults
 import fotatest
-import i7common
 from fotatest import opts, s
-from i7common import SLOW_STREAM, SLOW_SIZE, QUICK_SIZE
+from faults import SLOW_STREAM, SLOW_SIZE, QUICK_SIZE
 
 CHANGED = 'package changed while it was being sent'
 
@@ -50,7 +52,7 @@ class IntegrityTest(fotatest.FotaTestCase):
         self.assertLess(first['received'], first['length'],
                         f'the modem received the whole changed package: {first}')
         self.assertEqual(self.sim.revision(), self.quick.to)
-        i7common.assert_nothing_absorbed(self)
+        faults.assert_nothing_absorbed(self)
 
     def test_rewritten_during_the_stream_with_sha256(self):
         job = self.daemon.start_file(self.victim, opts(sha256=s(self.slow.sha256)))

@@ -1,20 +1,25 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Issue 7, item 1: a modem left in FILE data mode is never fed commands.
+"""A modem left in FILE data mode is never fed commands (issue 7, item 1).
 
-After a FILE transfer stops before <length> bytes (Cancel, a package that ends
-early, the daemon killed and restarted), the modem takes every byte as package
-data until its own idle timeout (--file-timeout-ms: 10, 15 and 30 s here). A job
-started at once must wait for that and succeed; GetModemInfo must wait and
-answer; the simulator's log must show no command line inside any package."""
+After a FILE transfer stops before <length> bytes (Cancel, a package the client
+truncates while it is sent, the daemon killed and restarted), the modem takes
+every byte as package data until its own idle timeout (--file-timeout-ms: 10, 15
+and 30 s here). A job started at once must wait for that and succeed;
+GetModemInfo must wait and answer; the simulator's log must show no command line
+inside any package. And when the modem itself ends the transfer early
+(FILEEND,500 or FILEEND,0 before <length> bytes), the daemon stops sending at
+once: the rest of the package must not reach the modem as AT input.
+
+One meson test per case: data-mode-* (tests/integration/meson.build)."""
 
 import os
 import shutil
 import signal
 import time
 
+import faults
 import fotatest
-import i7common
-from i7common import SLOW_STREAM, SLOW_SIZE, QUICK_SIZE
+from faults import SLOW_STREAM, SLOW_SIZE, QUICK_SIZE
 
 # The next Start comes this soon after the interruption.
 PROMPT = 0.5
@@ -40,7 +45,7 @@ class DataModeTest(fotatest.FotaTestCase):
 
     def start_promptly(self, since):
         """StartFile of the quick package, PROMPT s at most after @since; it must succeed."""
-        job = i7common.start_file_or_fail(self, self.quick.path)
+        job = faults.start_file_or_fail(self, self.quick.path)
         self.assertLess(time.monotonic() - since, PROMPT + 0.5, 'the test was too slow')
         _, fin = self.daemon.wait_finished(job, self.file_timeout_s + 45)
         if fin[1] != 'succeeded':
@@ -48,10 +53,10 @@ class DataModeTest(fotatest.FotaTestCase):
             fotatest.wait_until(lambda: self.sim.file_events(), self.file_timeout_s + 5,
                                 'the modem to end the interrupted transfer')
             self.fail(f'the job started at once ended {fin}; commands the modem took as '
-                      f'package bytes: {i7common.absorbed_commands(self.sim)}')
+                      f'package bytes: {faults.absorbed_commands(self.sim)}')
         self.assertEqual(self.sim.revision(), self.quick.to)
         self.assertIn(self.quick.sha256, [e['sha256'] for e in self.sim.complete_files()])
-        i7common.assert_nothing_absorbed(self)
+        faults.assert_nothing_absorbed(self)
 
     # -- the three interruptions
 
@@ -64,7 +69,7 @@ class DataModeTest(fotatest.FotaTestCase):
         self.assertEqual(fin[1], 'cancelled', fin)
         self.start_promptly(cancelled_at)
 
-    def after_early_end(self, file_timeout_s):
+    def after_truncation(self, file_timeout_s):
         """The client truncates its package while it is being sent."""
         self.begin(file_timeout_s)
         victim = os.path.join(self.tmpdir, 'shrinking.bin')
@@ -108,18 +113,48 @@ class DataModeTest(fotatest.FotaTestCase):
         self.assertEqual((info['model'], info['revision']), ('EC200T', self.revision), info)
         fotatest.wait_until(lambda: self.sim.file_events(), self.file_timeout_s + 5,
                             'the modem to end the transfer')
-        i7common.assert_nothing_absorbed(self)
+        faults.assert_nothing_absorbed(self)
+
+    # -- the modem ends the transfer itself
+
+    def modem_ends_early(self, code):
+        """The modem ends the transfer (FILEEND,<code>) after 8 KiB of a 96 KiB package
+        sent without flow control, and checks the package for 1.5 s (--check-ms):
+        the daemon stops sending at once."""
+        self.start_sim(['--file-early-end', f'8192,{code}', '--check-ms', '1500'])
+        self.restart_daemon(modem=SLOW_STREAM)
+        pkg = self.package(size=SLOW_SIZE)
+        job = self.daemon.start_file(pkg.path)
+        after = fotatest.wait_until(lambda: self.sim.events('after-file'), 20,
+                                    'the simulator to count the bytes after FILEEND')
+        # 1 s at the paced rate is 16 KiB; what was in flight is a few writes of 32 bytes.
+        self.assertLess(after[0]['bytes'], 1024,
+                        f'the daemon went on streaming after FILEEND,{code}: {after[0]}')
+        _, fin = self.daemon.wait_finished(job, 20)
+        self.assertEqual(fin[1], 'failed', fin)
+        small = self.package(size=2048, name='small.bin')  # ends before 8 KiB
+        job2 = faults.start_file_or_fail(self, small.path)
+        _, fin2 = self.daemon.wait_finished(job2, 30)
+        self.assertEqual(fin2[1], 'succeeded', fin2)
+
+    def test_modem_ends_early_500(self):
+        self.modem_ends_early(500)
+
+    def test_modem_ends_early_0(self):
+        """FILEEND,0 although bytes are missing: the modem checks (and fails) the partial
+        package; the rest of the package must not follow as AT input meanwhile."""
+        self.modem_ends_early(0)
 
 
 def _add_cases():
-    cases = {'cancel': (10, 15, 30), 'early_end': (10, 15), 'restart': (10, 15)}
+    cases = {'cancel': (10, 15, 30), 'truncation': (10, 15), 'restart': (10, 15)}
     for kind, timeouts in cases.items():
         for t in timeouts:
             def test(self, kind=kind, t=t):
                 getattr(self, f'after_{kind}')(t)
             test.__name__ = f'test_after_{kind}_{t}s'
             test.__doc__ = f'simulator FILE timeout {t} s: a job started at once after ' \
-                           f'the {kind.replace("_", " ")} succeeds'
+                           f'the {kind} succeeds'
             setattr(DataModeTest, test.__name__, test)
 
 
