@@ -9,9 +9,9 @@
 #include "fota-generated.h"
 
 struct _FotaService {
-	JobManager *manager;
+	FotaJobManager *manager;
 	FotaModem *modem;
-	JobNeighbours *neighbours;
+	FotaJobNeighbours *neighbours;
 	FotaFota1 *skeleton;
 };
 
@@ -49,7 +49,7 @@ update_job_properties(FotaService *self)
 }
 
 static void
-on_progress(JobManager *manager, gpointer user_data)
+on_progress(FotaJobManager *manager, gpointer user_data)
 {
 	FotaService *self = user_data;
 	const JobRecord *r = job_manager_get_record(manager);
@@ -70,7 +70,7 @@ job_message(const JobRecord *r, const char *storage_error)
 }
 
 static void
-on_finished(JobManager *manager, gpointer user_data)
+on_finished(FotaJobManager *manager, gpointer user_data)
 {
 	FotaService *self = user_data;
 	const JobRecord *r = job_manager_get_record(manager);
@@ -83,7 +83,7 @@ on_finished(JobManager *manager, gpointer user_data)
 }
 
 static void
-on_loaded(JobManager *manager, gpointer user_data)
+on_loaded(FotaJobManager *manager, gpointer user_data)
 {
 	update_job_properties(user_data);
 }
@@ -267,7 +267,7 @@ modem_info_done(GObject *source, GAsyncResult *result, gpointer user_data)
 	Call *call = user_data;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(ModemInfo) info =
-	        job_neighbours_query_info_finish(JOB_NEIGHBOURS(source), result, &error);
+	        job_neighbours_query_info_finish(FOTA_JOB_NEIGHBOURS(source), result, &error);
 
 	if (info != NULL) {
 		set_modem_properties(call->service, info);
@@ -311,7 +311,7 @@ fota_service_export(FotaService *self, GDBusConnection *connection, GError **err
 }
 
 FotaService *
-fota_service_new(JobManager *manager, FotaModem *modem, JobNeighbours *neighbours)
+fota_service_new(FotaJobManager *manager, FotaModem *modem, FotaJobNeighbours *neighbours)
 {
 	FotaService *self = g_new0(FotaService, 1);
 

@@ -7,7 +7,7 @@
 #include "modem.h"
 
 /* The org.quectel.Fota1 object at /org/quectel/Fota1: a thin adapter that
- * turns method calls into JobManager and Modem calls and mirrors their
+ * turns method calls into FotaJobManager and Modem calls and mirrors their
  * state into properties and signals. The rules live there. */
 
 #define FOTA_SERVICE_PATH "/org/quectel/Fota1"
@@ -15,7 +15,11 @@
 
 typedef struct _FotaService FotaService;
 
-FotaService *fota_service_new(JobManager *manager, FotaModem *modem, JobNeighbours *neighbours);
+/* @manager, @modem, @neighbours: (transfer none): the service takes a
+ *   reference to each
+ * Returns: (transfer full): free with fota_service_free() */
+FotaService *fota_service_new(FotaJobManager *manager, FotaModem *modem,
+                              FotaJobNeighbours *neighbours);
 void fota_service_free(FotaService *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FotaService, fota_service_free)
 

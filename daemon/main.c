@@ -29,9 +29,9 @@ typedef struct {
 	FotadConfig *config;
 	GBusType bus_type;
 	FotaModem *modem;
-	JobNeighbours *neighbours;
+	FotaJobNeighbours *neighbours;
 	JobStore *store;
-	JobManager *manager;
+	FotaJobManager *manager;
 	FotaService *service;
 	FotaState announced_state;
 	gboolean name_owned;
@@ -168,7 +168,7 @@ on_name_lost(GDBusConnection *connection, const char *name, gpointer user_data)
 
 /* systemctl status shows the job's state. */
 static void
-notify_status(JobManager *manager, gpointer user_data)
+notify_status(FotaJobManager *manager, gpointer user_data)
 {
 	Daemon *d = user_data;
 	const JobRecord *r = job_manager_get_record(manager);

@@ -27,7 +27,8 @@ fota_dbus_error_quark(void)
 {
 	static gsize quark = 0;
 
-	g_dbus_error_register_error_domain("fota-dbus-error-quark", &quark, fota_dbus_error_entries,
+	g_dbus_error_register_error_domain("quectel-fotad-dbus-error-quark", &quark,
+	                                   fota_dbus_error_entries,
 	                                   G_N_ELEMENTS(fota_dbus_error_entries));
 	return (GQuark)quark;
 }

@@ -7,7 +7,10 @@
 #define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
-G_DEFINE_QUARK(job - journal - error - quark, job_journal_error)
+/* G_DEFINE_QUARK stringifies its first argument: keep it unformatted. */
+/* clang-format off */
+G_DEFINE_QUARK(quectel-fotad-job-journal-error-quark, job_journal_error)
+/* clang-format on */
 
 typedef struct {
 	const char *message_id; /* keep in step with systemd/quectel-fotad.catalog */

@@ -3,7 +3,7 @@
 
 #include <glib.h>
 
-#include "../job-record.h"
+#include "job-record.h"
 
 /* Job events as structured journal entries. Each kind has a fixed
  * MESSAGE_ID, explained in systemd/quectel-fotad.catalog, so that
@@ -32,7 +32,8 @@ typedef enum {
 #define JOB_JOURNAL_FIELD_MAX   256
 #define JOB_JOURNAL_MESSAGE_MAX 1024
 
-/* The 32 lower-case hex digits of @event's MESSAGE_ID. */
+/* The 32 lower-case hex digits of @event's MESSAGE_ID.
+ * Returns: (transfer none) */
 const char *job_journal_message_id(JobJournalEvent event);
 
 /* The fields of one journal entry, "KEY=value" each: MESSAGE, MESSAGE_ID,
@@ -41,7 +42,8 @@ const char *job_journal_message_id(JobJournalEvent event);
  * NULL (an unreadable record has none); @port is the tty in use (NULL: the
  * record's port identity); @message is one line for people (NULL: none;
  * for RECORD_UNREADABLE, what was wrong). Values are valid UTF-8 without
- * control bytes, at most JOB_JOURNAL_FIELD_MAX bytes. Pure. */
+ * control bytes, at most JOB_JOURNAL_FIELD_MAX bytes. Pure.
+ * Returns: (transfer full): the array frees its strings */
 GPtrArray *job_journal_fields(JobJournalEvent event, const JobRecord *record, const char *port,
                               const char *message);
 

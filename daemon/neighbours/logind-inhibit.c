@@ -10,7 +10,10 @@
 #define LOGIND_PATH  "/org/freedesktop/login1"
 #define LOGIND_IFACE "org.freedesktop.login1.Manager"
 
-G_DEFINE_QUARK(logind - inhibit - error - quark, logind_inhibit_error)
+/* G_DEFINE_QUARK stringifies its first argument: keep it unformatted. */
+/* clang-format off */
+G_DEFINE_QUARK(quectel-fotad-logind-inhibit-error-quark, logind_inhibit_error)
+/* clang-format on */
 
 struct _LogindInhibitor {
 	int fd;

@@ -24,9 +24,12 @@ typedef struct _LogindInhibitor LogindInhibitor;
 void logind_inhibit(GDBusConnection *bus, const char *what, const char *who, const char *why,
                     const char *mode, GCancellable *cancellable, GAsyncReadyCallback callback,
                     gpointer user_data);
+/* Returns: (transfer full): free with logind_inhibitor_free() */
 LogindInhibitor *logind_inhibit_finish(GAsyncResult *result, GError **error);
 
+/* Returns: (transfer none) */
 const char *logind_inhibitor_get_what(const LogindInhibitor *inhibitor);
+/* Returns: (transfer none) */
 const char *logind_inhibitor_get_mode(const LogindInhibitor *inhibitor);
 
 /* Closes the descriptor: logind drops the lock. */

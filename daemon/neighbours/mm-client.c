@@ -12,16 +12,19 @@
 #define OBJECT_MANAGER "org.freedesktop.DBus.ObjectManager"
 #define DEV_PREFIX     "/dev/"
 
-G_DEFINE_QUARK(mm - client - error - quark, mm_client_error)
+/* G_DEFINE_QUARK stringifies its first argument: keep it unformatted. */
+/* clang-format off */
+G_DEFINE_QUARK(quectel-fotad-mm-client-error-quark, mm_client_error)
+/* clang-format on */
 
-struct _MmClient {
+struct _FotaMmClient {
 	GObject parent;
 	GDBusConnection *bus;
 	guint watch_id;
 	gboolean running;
 };
 
-G_DEFINE_TYPE(MmClient, mm_client, G_TYPE_OBJECT)
+G_DEFINE_TYPE(FotaMmClient, mm_client, G_TYPE_OBJECT)
 
 enum { SIGNAL_APPEARED, SIGNAL_VANISHED, N_SIGNALS };
 static guint signals[N_SIGNALS];
@@ -128,7 +131,7 @@ mm_tty_kernel_name(const char *path)
 static void
 on_name_appeared(GDBusConnection *bus, const char *name, const char *owner, gpointer user_data)
 {
-	MmClient *self = user_data;
+	FotaMmClient *self = user_data;
 
 	self->running = TRUE;
 	g_signal_emit(self, signals[SIGNAL_APPEARED], 0);
@@ -137,7 +140,7 @@ on_name_appeared(GDBusConnection *bus, const char *name, const char *owner, gpoi
 static void
 on_name_vanished(GDBusConnection *bus, const char *name, gpointer user_data)
 {
-	MmClient *self = user_data;
+	FotaMmClient *self = user_data;
 	gboolean was_running = self->running;
 
 	self->running = FALSE;
@@ -145,13 +148,13 @@ on_name_vanished(GDBusConnection *bus, const char *name, gpointer user_data)
 		g_signal_emit(self, signals[SIGNAL_VANISHED], 0);
 }
 
-MmClient *
+FotaMmClient *
 mm_client_new(GDBusConnection *bus)
 {
-	MmClient *self;
+	FotaMmClient *self;
 
 	g_return_val_if_fail(G_IS_DBUS_CONNECTION(bus), NULL);
-	self = g_object_new(MM_TYPE_CLIENT, NULL);
+	self = g_object_new(FOTA_TYPE_MM_CLIENT, NULL);
 	self->bus = g_object_ref(bus);
 	self->watch_id = g_bus_watch_name_on_connection(
 	        bus, MM_CLIENT_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE, on_name_appeared,
@@ -160,9 +163,9 @@ mm_client_new(GDBusConnection *bus)
 }
 
 gboolean
-mm_client_is_running(MmClient *self)
+mm_client_is_running(FotaMmClient *self)
 {
-	g_return_val_if_fail(MM_IS_CLIENT(self), FALSE);
+	g_return_val_if_fail(FOTA_IS_MM_CLIENT(self), FALSE);
 	return self->running;
 }
 
@@ -218,13 +221,13 @@ on_managed_objects(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-mm_client_find_modem(MmClient *self, const char *device_syspath, const char *tty_kernel_name,
+mm_client_find_modem(FotaMmClient *self, const char *device_syspath, const char *tty_kernel_name,
                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
 	GTask *task;
 	FindKeys *keys;
 
-	g_return_if_fail(MM_IS_CLIENT(self));
+	g_return_if_fail(FOTA_IS_MM_CLIENT(self));
 	task = g_task_new(self, cancellable, callback, user_data);
 	g_task_set_source_tag(task, mm_client_find_modem);
 	keys = g_new0(FindKeys, 1);
@@ -238,7 +241,7 @@ mm_client_find_modem(MmClient *self, const char *device_syspath, const char *tty
 }
 
 MmModem *
-mm_client_find_modem_finish(MmClient *self, GAsyncResult *result, GError **error)
+mm_client_find_modem_finish(FotaMmClient *self, GAsyncResult *result, GError **error)
 {
 	g_return_val_if_fail(g_task_is_valid(result, self), NULL);
 	return g_task_propagate_pointer(G_TASK(result), error);
@@ -259,12 +262,12 @@ on_inhibit_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-mm_client_inhibit(MmClient *self, const char *uid, gboolean inhibit, GCancellable *cancellable,
+mm_client_inhibit(FotaMmClient *self, const char *uid, gboolean inhibit, GCancellable *cancellable,
                   GAsyncReadyCallback callback, gpointer user_data)
 {
 	GTask *task;
 
-	g_return_if_fail(MM_IS_CLIENT(self));
+	g_return_if_fail(FOTA_IS_MM_CLIENT(self));
 	g_return_if_fail(uid != NULL);
 	task = g_task_new(self, cancellable, callback, user_data);
 	g_task_set_source_tag(task, mm_client_inhibit);
@@ -275,7 +278,7 @@ mm_client_inhibit(MmClient *self, const char *uid, gboolean inhibit, GCancellabl
 }
 
 gboolean
-mm_client_inhibit_finish(MmClient *self, GAsyncResult *result, GError **error)
+mm_client_inhibit_finish(FotaMmClient *self, GAsyncResult *result, GError **error)
 {
 	g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
 	return g_task_propagate_boolean(G_TASK(result), error);
@@ -286,7 +289,7 @@ mm_client_inhibit_finish(MmClient *self, GAsyncResult *result, GError **error)
 static void
 mm_client_dispose(GObject *object)
 {
-	MmClient *self = MM_CLIENT(object);
+	FotaMmClient *self = FOTA_MM_CLIENT(object);
 
 	if (self->watch_id != 0) {
 		g_bus_unwatch_name(self->watch_id);
@@ -297,7 +300,7 @@ mm_client_dispose(GObject *object)
 }
 
 static void
-mm_client_class_init(MmClientClass *klass)
+mm_client_class_init(FotaMmClientClass *klass)
 {
 	GObjectClass *object_class = G_OBJECT_CLASS(klass);
 
@@ -311,6 +314,6 @@ mm_client_class_init(MmClientClass *klass)
 }
 
 static void
-mm_client_init(MmClient *self)
+mm_client_init(FotaMmClient *self)
 {
 }

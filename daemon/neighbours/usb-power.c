@@ -6,7 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
-G_DEFINE_QUARK(usb - power - error - quark, usb_power_error)
+/* G_DEFINE_QUARK stringifies its first argument: keep it unformatted. */
+/* clang-format off */
+G_DEFINE_QUARK(quectel-fotad-usb-power-error-quark, usb_power_error)
+/* clang-format on */
 
 static gboolean
 value_is_valid(const char *value)

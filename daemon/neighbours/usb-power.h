@@ -16,7 +16,8 @@ typedef enum {
 } UsbPowerError;
 
 /* Writes "on" to @usb_device_syspath/power/control; returns the value it
- * held before ("auto" or "on"), NULL on error (nothing written then). */
+ * held before ("auto" or "on"), NULL on error (nothing written then).
+ * Returns: (transfer full) */
 char *usb_power_force_on(const char *usb_device_syspath, GError **error);
 
 /* Writes @previous ("auto" or "on") back. */

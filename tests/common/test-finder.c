@@ -9,7 +9,7 @@
 #include "test-finder.h"
 
 static void
-on_port_appeared(ModemFinder *finder, const char *path, gpointer user_data)
+on_port_appeared(FotaModemFinder *finder, const char *path, gpointer user_data)
 {
 	GPtrArray *events = user_data;
 
@@ -18,7 +18,7 @@ on_port_appeared(ModemFinder *finder, const char *path, gpointer user_data)
 }
 
 static void
-on_port_vanished(ModemFinder *finder, gpointer user_data)
+on_port_vanished(FotaModemFinder *finder, gpointer user_data)
 {
 	GPtrArray *events = user_data;
 
@@ -27,24 +27,24 @@ on_port_vanished(ModemFinder *finder, gpointer user_data)
 }
 
 static void
-record_finder_events(ModemFinder *finder, GPtrArray *events)
+record_finder_events(FotaModemFinder *finder, GPtrArray *events)
 {
 	g_signal_connect(finder, "port-appeared", G_CALLBACK(on_port_appeared), events);
 	g_signal_connect(finder, "port-vanished", G_CALLBACK(on_port_vanished), events);
 }
 
-ModemFinder *
+FotaModemFinder *
 test_new_finder(const char *port, GPtrArray *events)
 {
 	ModemFinderConfig config = {.port = port, .at_interface = -1};
-	ModemFinder *finder = modem_finder_new(&config);
+	FotaModemFinder *finder = modem_finder_new(&config);
 
 	record_finder_events(finder, events);
 	return finder;
 }
 
 void
-test_assert_lookup(ModemFinder *finder, const char *path, const char *identity)
+test_assert_lookup(FotaModemFinder *finder, const char *path, const char *identity)
 {
 	g_autofree char *found_identity = NULL;
 	g_autofree char *found = modem_finder_lookup(finder, &found_identity);

@@ -8,8 +8,8 @@
 /* A finder for @port (NULL: udev discovery with the default ids and
  * interface) whose signals are recorded in @events (a GPtrArray of g_free'd strings):
  * "appeared:<path>" for port-appeared, "vanished" for port-vanished. */
-ModemFinder *test_new_finder(const char *port, GPtrArray *events);
+FotaModemFinder *test_new_finder(const char *port, GPtrArray *events);
 
 /* modem_finder_lookup() finds @path with @identity; NULL @path: finds
  * nothing and leaves the identity NULL. */
-void test_assert_lookup(ModemFinder *finder, const char *path, const char *identity);
+void test_assert_lookup(FotaModemFinder *finder, const char *path, const char *identity);

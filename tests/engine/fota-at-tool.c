@@ -51,7 +51,7 @@ typedef struct {
 	gboolean progress;
 	char *sha256;
 
-	AtChannel *channel;
+	FotaAtChannel *channel;
 	GPtrArray *urcs; /* URCs since the last clear, searched by waits */
 	gboolean lost;
 	gboolean failed;
@@ -87,7 +87,7 @@ print_error(Tool *tool, const GError *error)
 }
 
 static void
-on_urc(AtChannel *channel, const char *line, Tool *tool)
+on_urc(FotaAtChannel *channel, const char *line, Tool *tool)
 {
 	printf("urc %s\n", line);
 	/* Bounded: a chatty modem must not grow the tool without limit. */
@@ -97,7 +97,7 @@ on_urc(AtChannel *channel, const char *line, Tool *tool)
 }
 
 static void
-on_port_lost(AtChannel *channel, GError *error, Tool *tool)
+on_port_lost(FotaAtChannel *channel, GError *error, Tool *tool)
 {
 	printf("port-lost %s\n", error->message);
 	tool->lost = TRUE;
@@ -192,7 +192,7 @@ on_command_done(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	CommandResult *r = user_data;
 
-	r->response = at_channel_command_finish(AT_CHANNEL(source), res, &r->error);
+	r->response = at_channel_command_finish(FOTA_AT_CHANNEL(source), res, &r->error);
 	r->done = TRUE;
 }
 
@@ -320,7 +320,7 @@ on_stream_done(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	StreamResult *r = user_data;
 
-	r->ok = at_channel_stream_finish(AT_CHANNEL(source), res, &r->sent, &r->sent_sha256,
+	r->ok = at_channel_stream_finish(FOTA_AT_CHANNEL(source), res, &r->sent, &r->sent_sha256,
 	                                 &r->error);
 	r->done = TRUE;
 }

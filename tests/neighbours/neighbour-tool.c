@@ -19,7 +19,7 @@
 typedef struct {
 	GMainLoop *loop;
 	GDBusConnection *bus;
-	MmClient *mm;
+	FotaMmClient *mm;
 	GDataInputStream *input;
 	GPtrArray *inhibitors; /* LogindInhibitor, newest last */
 } Tool;
@@ -40,15 +40,10 @@ say(const char *format, ...)
 	fflush(stdout);
 }
 
-/* The domain without spaces: clang-format spaces out the dashes of the
- * names given to G_DEFINE_QUARK ("mm - client - error - quark"). */
 static void
 say_error(const GError *error)
 {
-	g_auto(GStrv) words = g_strsplit(g_quark_to_string(error->domain), " ", -1);
-	g_autofree char *domain = g_strjoinv("", words);
-
-	say("error %s %d %s", domain, error->code, error->message);
+	say("error %s %d %s", g_quark_to_string(error->domain), error->code, error->message);
 }
 
 static const char *
@@ -68,7 +63,8 @@ on_found(GObject *source, GAsyncResult *result, gpointer user_data)
 {
 	Tool *tool = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(MmModem) modem = mm_client_find_modem_finish(MM_CLIENT(source), result, &error);
+	g_autoptr(MmModem) modem =
+	        mm_client_find_modem_finish(FOTA_MM_CLIENT(source), result, &error);
 
 	if (error != NULL)
 		say_error(error);
@@ -86,7 +82,7 @@ on_inhibited(GObject *source, GAsyncResult *result, gpointer user_data)
 	Tool *tool = user_data;
 	g_autoptr(GError) error = NULL;
 
-	if (mm_client_inhibit_finish(MM_CLIENT(source), result, &error))
+	if (mm_client_inhibit_finish(FOTA_MM_CLIENT(source), result, &error))
 		say("ok");
 	else
 		say_error(error);
@@ -193,13 +189,13 @@ read_next(Tool *tool)
 }
 
 static void
-on_appeared(MmClient *mm, gpointer user_data)
+on_appeared(FotaMmClient *mm, gpointer user_data)
 {
 	say("appeared");
 }
 
 static void
-on_vanished(MmClient *mm, gpointer user_data)
+on_vanished(FotaMmClient *mm, gpointer user_data)
 {
 	say("vanished");
 }

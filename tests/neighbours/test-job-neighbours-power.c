@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* daemon/job-neighbours.c and the USB device's power/control (issue 15,
+/* daemon/jobs/job-neighbours.c and the USB device's power/control (issue 15,
  * item 4): a value that could not be written back stays the record's until
  * it was, and is written back once: when the modem's port returns, by the
  * next job on that device, or by an abandoned Start that took it over.
@@ -26,7 +26,7 @@ typedef struct {
 	char *device; /* the USB device's syspath while plugged, else NULL */
 	FotadConfig *config;
 	FotaModem *modem;
-	JobNeighbours *neighbours;
+	FotaJobNeighbours *neighbours;
 	guint restored; /* "power-restored" emissions */
 } Fixture;
 
@@ -64,7 +64,7 @@ assert_control(const char *expected)
 }
 
 static void
-on_restored(JobNeighbours *neighbours, gpointer user_data)
+on_restored(FotaJobNeighbours *neighbours, gpointer user_data)
 {
 	Fixture *f = user_data;
 
@@ -114,7 +114,7 @@ new_record(const char *id)
 static void
 begun(GObject *source, GAsyncResult *result, gpointer user_data)
 {
-	job_neighbours_begin_finish(JOB_NEIGHBOURS(source), result);
+	job_neighbours_begin_finish(FOTA_JOB_NEIGHBOURS(source), result);
 	*(gboolean *)user_data = TRUE;
 }
 

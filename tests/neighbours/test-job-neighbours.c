@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The pure parts of daemon/job-neighbours.c: which logind lock a job needs,
+/* The pure parts of daemon/jobs/job-neighbours.c: which logind lock a job needs,
  * and the USB device behind a port identity. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -8,7 +8,7 @@ Who touches the tty is told by file descriptors: a TtyWatch samples which of
 ModemManager and the daemon holds the simulator's pty every 20 ms, and an
 InhibitMonitor stamps every InhibitDevice call as it passes the bus.
 
-daemon/job-neighbours.c is what makes them pass; they are the meson test
+daemon/jobs/job-neighbours.c is what makes them pass; they are the meson test
 neighbours-end-to-end (suite 'neighbours').
 """
 

@@ -44,7 +44,7 @@ class LogindTest(mmharness.NeighboursTestCase):
                    'logind gone')
         tool = self.start_tool()
         answer = tool.cmd('logind shutdown:sleep block job')
-        self.assertTrue(answer.startswith('error logind-inhibit-error-quark 0 '), answer)
+        self.assertTrue(answer.startswith('error quectel-fotad-logind-inhibit-error-quark 0 '), answer)
 
 
 if __name__ == '__main__':

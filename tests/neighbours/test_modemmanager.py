@@ -37,7 +37,7 @@ class ModemManagerTest(mmharness.NeighboursTestCase):
         # Before ModemManager runs: not managed, not an error; inhibiting fails.
         self.assertIsNone(tool.find(USB_SYSPATH, 'ttyUSB1'))
         answer = tool.cmd(f'inhibit {USB_SYSPATH}')
-        self.assertTrue(answer.startswith('error mm-client-error-quark 0 '), answer)
+        self.assertTrue(answer.startswith('error quectel-fotad-mm-client-error-quark 0 '), answer)
 
         self.start_mm()
         wait_until(lambda: ('appeared' in [e for _, e in tool.events]), 10, '"appeared"')
@@ -139,7 +139,7 @@ class ModemManagerTest(mmharness.NeighboursTestCase):
         self.owned_modem()
         tool = self.start_tool()
         answer = tool.cmd('uninhibit /sys/devices/not-inhibited')
-        self.assertTrue(answer.startswith('error mm-client-error-quark 1 '), answer)
+        self.assertTrue(answer.startswith('error quectel-fotad-mm-client-error-quark 1 '), answer)
         self.assertIn('ModemManager InhibitDevice failed', answer)
         self.assertEqual(len(self.mm.modems()), 1, 'a refused call changed nothing')
 

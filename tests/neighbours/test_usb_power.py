@@ -26,7 +26,7 @@ class UsbPowerTest(mmharness.NeighboursTestCase):
     def test_missing_device(self):
         tool = self.start_tool()
         answer = tool.cmd(f'power-on {USB_SYSPATH}')  # not plugged
-        self.assertTrue(answer.startswith('error usb-power-error-quark 0 '), answer)
+        self.assertTrue(answer.startswith('error quectel-fotad-usb-power-error-quark 0 '), answer)
 
 
 class UsbPowerAlreadyOnTest(mmharness.NeighboursTestCase):

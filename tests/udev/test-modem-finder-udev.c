@@ -23,7 +23,7 @@
 
 typedef struct {
 	UMockdevTestbed *testbed;
-	ModemFinder *finder;
+	FotaModemFinder *finder;
 	GPtrArray *events;     /* "appeared:<path>" / "vanished" */
 	GPtrArray *modem_ttys; /* syspaths of the Quectel modem's ttys */
 	GPtrArray *modem_devs; /* all of the modem's syspaths, parents first */
@@ -121,7 +121,7 @@ unplug_modem(Fixture *f)
 }
 
 /* defaults: the known Quectel ids and interface 3 */
-static ModemFinder *
+static FotaModemFinder *
 new_finder(Fixture *f)
 {
 	return test_new_finder(NULL, f->events);

@@ -177,19 +177,19 @@ on_master_input(int fd, GIOCondition cond, gpointer user_data)
 
 typedef struct {
 	FakeModem modem;
-	AtChannel *channel;
+	FotaAtChannel *channel;
 	GPtrArray *urcs;
 	guint port_lost;
 } Fixture;
 
 static void
-on_urc(AtChannel *channel, const char *line, Fixture *f)
+on_urc(FotaAtChannel *channel, const char *line, Fixture *f)
 {
 	g_ptr_array_add(f->urcs, g_strdup(line));
 }
 
 static void
-on_port_lost(AtChannel *channel, GError *error, Fixture *f)
+on_port_lost(FotaAtChannel *channel, GError *error, Fixture *f)
 {
 	assert_true(g_error_matches(error, AT_ERROR, AT_ERROR_PORT_LOST));
 	f->port_lost++;
@@ -319,7 +319,7 @@ on_command_done(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	Result *r = user_data;
 
-	r->response = at_channel_command_finish(AT_CHANNEL(source), res, &r->error);
+	r->response = at_channel_command_finish(FOTA_AT_CHANNEL(source), res, &r->error);
 	assert_true((r->response == NULL) != (r->error == NULL));
 	r->done = TRUE;
 	r->when = g_get_monotonic_time();
@@ -732,7 +732,7 @@ on_stream_done(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	StreamResult *r = user_data;
 
-	r->ok = at_channel_stream_finish(AT_CHANNEL(source), res, &r->sent, &r->sent_sha256,
+	r->ok = at_channel_stream_finish(FOTA_AT_CHANNEL(source), res, &r->sent, &r->sent_sha256,
 	                                 &r->error);
 	assert_true(r->ok == (r->error == NULL));
 	assert_true(r->ok == (r->sent_sha256 != NULL));

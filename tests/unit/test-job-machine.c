@@ -129,7 +129,7 @@ typedef struct {
 	Variant variant;
 	gint code;         /* the failing code of V_DL_FAIL and V_UPD_FAIL */
 	gboolean expected; /* the job names the target revision */
-	/* JobManager accepted the job before the modem was identified (daemon
+	/* FotaJobManager accepted the job before the modem was identified (daemon
 	 * start, data mode, a reboot): the record has no from-revision yet */
 	gboolean unidentified;
 } Scenario;
@@ -1559,13 +1559,13 @@ daemon_resume(Run *r)
 	r->alive = TRUE;
 	r->jm = job_machine_new(rec, &config);
 	if (fota_state_is_final(rec->state)) {
-		/* JobManager shows a finished record; it does not resume it */
+		/* FotaJobManager shows a finished record; it does not resume it */
 		tr(r, "DAEMON RUNS: the record is final");
 		r->finished = TRUE;
 		verdict(r);
 		return;
 	}
-	/* JobManager's rule: a FILE transfer cut before its last byte may have
+	/* FotaJobManager's rule: a FILE transfer cut before its last byte may have
 	 * left the modem counting bytes; nothing probes it until that is over */
 	r->dm = rec->source_kind == FOTA_SOURCE_FILE && rec->sent_sha256 == NULL &&
 	        (rec->state == FOTA_STATE_PREPARING || rec->state == FOTA_STATE_DOWNLOADING);
@@ -1928,7 +1928,7 @@ run_one(const Scenario *sc, const Faults *f, Mutation mut, GString *trace, Outco
 	g_snprintf(r->qfotadl, sizeof(r->qfotadl), "AT+QFOTADL=\"%s\",%u,%u", source_url(sc),
 	           sc->mode, dl_urcs(sc));
 	rec = scenario_record(sc);
-	r->saved = job_record_copy(rec); /* JobManager writes it before the job starts */
+	r->saved = job_record_copy(rec); /* FotaJobManager writes it before the job starts */
 	r->jm = job_machine_new(rec, &config);
 
 	abort_jump = &jump;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* JobManager: what a Start call is told, and what the modem sees of it,
+/* FotaJobManager: what a Start call is told, and what the modem sees of it,
  * before and around a job: a record that cannot be written, a busy
  * manager, a Cancel during the sha256 check, packages refused at the door,
  * an unreadable record. The modem is a scripted pty modem. */
@@ -29,7 +29,7 @@ typedef struct {
 	FotadConfig *config;
 	FotaModem *modem;
 	JobStore *store;
-	JobManager *manager;
+	FotaJobManager *manager;
 	gboolean replied;
 	char *job_id;
 	GError *error;
@@ -63,7 +63,7 @@ static void
 new_manager(Fixture *f, const char *state_dir)
 {
 	/* no bus: the neighbours only write the journal */
-	g_autoptr(JobNeighbours) neighbours = job_neighbours_new(f->config, f->modem);
+	g_autoptr(FotaJobNeighbours) neighbours = job_neighbours_new(f->config, f->modem);
 
 	f->store = job_store_new(state_dir);
 	f->manager = job_manager_new(f->config, f->modem, f->store, neighbours,

@@ -249,7 +249,8 @@ test_failure_after_strings(void **state)
 static void
 test_quark(void **state)
 {
-	assert_string_equal(g_quark_to_string(JOB_OPTIONS_ERROR), "job-options-error-quark");
+	assert_string_equal(g_quark_to_string(JOB_OPTIONS_ERROR),
+	                    "quectel-fotad-job-options-error-quark");
 }
 
 int

@@ -22,7 +22,7 @@ typedef struct {
 	char *dir;
 	char *link;
 	char *a, *b;
-	ModemFinder *finder;
+	FotaModemFinder *finder;
 	GPtrArray *events; /* "appeared:<path>" / "vanished" */
 } Fixture;
 

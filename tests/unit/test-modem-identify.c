@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* modem-identify: the identification sequence (ATE0, ATI, [AT+QGMR],
- * AT+CGSN, AT+QFOTADL=?) on an AtChannel over a real pty. The modem is
+ * AT+CGSN, AT+QFOTADL=?) on a FotaAtChannel over a real pty. The modem is
  * tests/common's scripted pty modem (an EC200T); the tests that need other
  * answers replace its responder with a script of their own: no revision in
  * ATI, refusals, silence, a hang-up, echo and URCs between the lines. */
@@ -35,7 +35,7 @@ typedef struct {
 typedef struct {
 	char *dir;
 	TestFakeModem *fake;
-	AtChannel *channel;
+	FotaAtChannel *channel;
 	const Step *script;              /* NULL: the fake modem's own answers */
 	GCancellable *cancel_on_silence; /* cancelled when a command goes unanswered */
 	gboolean done;

@@ -217,7 +217,8 @@ test_every_byte(void **state)
 static void
 test_quark(void **state)
 {
-	assert_string_equal(g_quark_to_string(FOTA_URL_ERROR), "fota-url-error-quark");
+	assert_string_equal(g_quark_to_string(FOTA_URL_ERROR),
+	                    "quectel-fotad-url-check-error-quark");
 }
 
 int
