@@ -21,8 +21,11 @@
 #define FOTA_TYPE_JOB (fota_job_get_type())
 G_DECLARE_FINAL_TYPE(FotaJob, fota_job, FOTA, JOB, GObject)
 
-/* Persists @record; FALSE when it could not (the caller logs and retries). */
-typedef gboolean (*FotaJobSaveFunc)(const JobRecord *record, gpointer user_data);
+/* Persists @record. The job goes on whether or not the disk took it (the
+ * modem does not wait for the disk): a save function that cannot write
+ * keeps the latest record and retries on its own, and says so where the
+ * job's state is shown (job-manager.c: save_record()). */
+typedef void (*FotaJobSaveFunc)(const JobRecord *record, gpointer user_data);
 
 /* @record: (transfer full): id, source, options, boot id filled in
  * @package_fd: (transfer full): FILE mode, else -1

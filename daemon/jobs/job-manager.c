@@ -21,10 +21,24 @@
 enum { SIGNAL_PROGRESS, SIGNAL_FINISHED, SIGNAL_LOADED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
-/* A Start call between its request and its job: waiting for the modem's
- * identity, or hashing its package. */
+/* Where a Start call is between its request and its job, in order. */
+typedef enum {
+	START_SETTLING,    /* the daemon does not know yet whether ModemManager has the port */
+	START_IDENTIFYING, /* the modem's identity is being read to check the options */
+	START_HASHING,     /* a FILE package's sha256 is checked in a thread */
+	START_BEGINNING,   /* the neighbours let go of the modem (inhibition, locks, power) */
+} StartStage;
+
+static const char *const start_stage_names[] = {
+        [START_SETTLING] = "while waiting for the modem",
+        [START_IDENTIFYING] = "while waiting for the modem's identity",
+        [START_HASHING] = "while the package was being checked",
+        [START_BEGINNING] = "before the job began",
+};
+
 typedef struct {
 	FotaJobManager *manager;
+	StartStage stage;
 	FotaSourceKind kind;
 	char *url;
 	int fd;
@@ -55,6 +69,14 @@ struct _FotaJobManager {
 G_DEFINE_TYPE(FotaJobManager, job_manager, G_TYPE_OBJECT)
 
 static void pending_free(PendingStart *p);
+
+/* The Cancelled error of a Start call ended at its current stage. */
+static GError *
+pending_cancelled(const PendingStart *p)
+{
+	return g_error_new(FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_CANCELLED, "cancelled %s",
+	                   start_stage_names[p->stage]);
+}
 
 /* ---- saving ---- */
 
@@ -100,14 +122,16 @@ save_record(FotaJobManager *self, const JobRecord *record)
 	return FALSE;
 }
 
-/* Every important change of a running job passes here first. */
-static gboolean
+/* Every important change of a running job passes here first. A record
+ * the disk refuses is retried every SAVE_RETRY_S (save_retry() writes the
+ * job's latest record), and the failure shows in GetJob's storage-error. */
+static void
 job_save(const JobRecord *record, gpointer user_data)
 {
 	FotaJobManager *self = user_data;
 
 	job_neighbours_changed(self->neighbours, record);
-	return save_record(self, record);
+	save_record(self, record);
 }
 
 const char *
@@ -412,11 +436,9 @@ neighbours_ready(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(GError) error = NULL;
 
 	job_neighbours_begin_finish(FOTA_JOB_NEIGHBOURS(source), result);
-	if (g_cancellable_set_error_if_cancelled(p->cancellable, &error)) {
+	if (g_cancellable_is_cancelled(p->cancellable)) {
 		job_neighbours_abandon(p->manager->neighbours, p->record);
-		g_clear_error(&error);
-		g_set_error(&error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_CANCELLED,
-		            "cancelled before the job began");
+		error = pending_cancelled(p);
 	}
 	pending_end(p->manager, p, error);
 }
@@ -430,6 +452,7 @@ pending_done(FotaJobManager *self, PendingStart *p, const GError *error)
 		return;
 	}
 	flush_finished(self);
+	p->stage = START_BEGINNING;
 	job_neighbours_begin(self->neighbours, p->record, neighbours_ready, p);
 }
 
@@ -443,8 +466,7 @@ hash_done(GObject *source, GAsyncResult *result, gpointer user_data)
 
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 		g_clear_error(&error);
-		g_set_error(&error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_CANCELLED,
-		            "cancelled while the package was being checked");
+		error = pending_cancelled(p);
 	} else if (actual != NULL && g_ascii_strcasecmp(actual, expected) != 0) {
 		g_set_error(&error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_INVALID_ARGUMENT,
 		            "sha256 mismatch: expected %s, package has %s", expected, actual);
@@ -470,6 +492,7 @@ continue_start(FotaJobManager *self, PendingStart *p, const ModemInfo *info)
 		pending_done(self, p, NULL);
 		return;
 	}
+	p->stage = START_HASHING;
 	task = g_task_new(NULL, p->cancellable, hash_done, p);
 	g_task_set_task_data(task, p, NULL);
 	g_task_run_in_thread(task, hash_thread);
@@ -499,8 +522,7 @@ identified_then_start(GObject *source, GAsyncResult *result, gpointer user_data)
 	}
 	if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 		g_clear_error(&error);
-		g_set_error(&error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_CANCELLED,
-		            "cancelled while waiting for the modem's identity");
+		error = pending_cancelled(p);
 	} else {
 		g_autoptr(GError) why = g_steal_pointer(&error);
 
@@ -530,8 +552,7 @@ on_neighbours_settled(FotaJobNeighbours *neighbours, gpointer user_data)
 	if (p == NULL)
 		return;
 	if (g_cancellable_is_cancelled(p->cancellable)) {
-		g_set_error(&error, FOTA_DBUS_ERROR, FOTA_DBUS_ERROR_CANCELLED,
-		            "cancelled while waiting for the modem");
+		error = pending_cancelled(p);
 		pending_done(self, p, error);
 		return;
 	}
@@ -566,6 +587,7 @@ begin(FotaJobManager *self, PendingStart *p)
 		g_message("Start: %s", modem_busy_reason(self->modem)
 		                               ? modem_busy_reason(self->modem)
 		                               : "identifying the modem first");
+		p->stage = START_IDENTIFYING;
 		modem_query_info(self->modem, p->cancellable, identified_then_start, p);
 		return;
 	}
@@ -642,7 +664,8 @@ job_manager_cancel(FotaJobManager *self, GError **error)
 	if (self->job != NULL && !fota_job_is_finished(self->job))
 		return fota_job_cancel(self->job, error);
 	if (self->pending != NULL) {
-		g_message("Cancel: ending a Start call before its job began");
+		g_message("Cancel: ending a Start call %s",
+		          start_stage_names[self->pending->stage]);
 		g_cancellable_cancel(self->pending->cancellable);
 		return TRUE;
 	}
