@@ -96,7 +96,10 @@ check_sha256(const char *value)
 static const char *
 check_revision(const char *value)
 {
-	return at_revision_is_valid(value) ? NULL : "must be 1..64 characters of [A-Za-z0-9_.-]";
+	return at_revision_is_valid(value)
+	               ? NULL
+	               : "must be 1.." G_STRINGIFY(
+	                         FOTA_REVISION_MAX) " characters of [A-Za-z0-9_.-]";
 }
 
 static const char *
@@ -105,7 +108,7 @@ check_source(const char *value)
 	/* The form must agree with source-kind; that is a cross-field check in
 	 * check_consistency(). Here only what holds for any source. */
 	if (*value == '\0' || strlen(value) > FOTA_URL_MAX || has_control_bytes(value))
-		return "must be 1..255 bytes without control characters";
+		return "must be 1.." G_STRINGIFY(FOTA_URL_MAX) " bytes without control characters";
 	return NULL;
 }
 
@@ -113,7 +116,8 @@ static const char *
 check_message(const char *value)
 {
 	if (strlen(value) > MAX_MESSAGE || has_control_bytes(value))
-		return "must be at most 512 bytes without control characters";
+		return "must be at most " G_STRINGIFY(
+		        MAX_MESSAGE) " bytes without control characters";
 	return NULL;
 }
 
@@ -140,10 +144,12 @@ check_apn(const char *value)
 	gsize len = strlen(value);
 
 	if (len < 1 || len > FOTA_APN_MAX)
-		return "must be 1..62 bytes of printable ASCII except '\"'";
+		return "must be 1.." G_STRINGIFY(
+		        FOTA_APN_MAX) " bytes of printable ASCII except '\"'";
 	for (gsize i = 0; i < len; i++) {
 		if (!fota_apn_char_is_valid(value[i]))
-			return "must be 1..62 bytes of printable ASCII except '\"'";
+			return "must be 1.." G_STRINGIFY(
+			        FOTA_APN_MAX) " bytes of printable ASCII except '\"'";
 	}
 	return NULL;
 }
@@ -382,7 +388,8 @@ parse_number(const Field *field, const char *raw, JobRecord *record, GError **er
 		return bad_value(error, field, raw, "must be a decimal integer");
 
 	if (field->flags & FIELD_URC_GAP)
-		why = g_strdup("must be 0 or 5..100");
+		why = g_strdup(
+		        "must be 0 or " G_STRINGIFY(FOTA_URC_MIN) ".." G_STRINGIFY(FOTA_URC_MAX));
 	else
 		why = g_strdup_printf("must be %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT, field->min,
 		                      field->max);
