@@ -34,10 +34,11 @@ cleanup
 rm -rf "$out"
 mkdir -p "$out/results"
 
-# The package's dependencies and the simulator's (libcurl4) go into the
-# tarball, so that apt installs the .deb without the network.
-"$here/make-rootfs.sh" "${FOTA_BOOT_CACHE:-/var/tmp}" libglib2.0-0 libsystemd0 libudev1 libcurl4 \
-	>"$out/rootfs.path" 2>"$out/rootfs.log" &
+# The package's dependencies (its ${shlibs:Depends}: fotactl links
+# json-glib) and the simulator's (libcurl4) go into the tarball, so that apt
+# installs the .deb without the network.
+"$here/make-rootfs.sh" "${FOTA_BOOT_CACHE:-/var/tmp}" libglib2.0-0 libjson-glib-1.0-0 \
+	libsystemd0 libudev1 libcurl4 >"$out/rootfs.path" 2>"$out/rootfs.log" &
 rootfs_job=$!
 if ! deb=$("$here/build-deb.sh" "$srcdir" "$out/deb"); then
 	wait "$rootfs_job"
