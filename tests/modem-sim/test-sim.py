@@ -187,6 +187,17 @@ class Sim:
             evs = [json.loads(line) for line in f]
         return [e for e in evs if name is None or e["event"] == name]
 
+    def wait_event(self, name, predicate, timeout=5.0):
+        """The first event @name that @predicate accepts, once the simulator logged it: it
+        logs a step after it wrote the step's line, which the test may read first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [e for e in self.events(name) if predicate(e)]
+            if found:
+                return found[0]
+            time.sleep(0.02)
+        raise TimeoutError(f"no {name} event as expected in {timeout} s: {self.events(name)}")
+
     def reopen(self, timeout=5.0):
         """Waits for the link to come back after a reboot and opens it."""
         deadline = time.monotonic() + timeout
@@ -931,6 +942,7 @@ class TestSimulator(unittest.TestCase):
                 lines = p.expect(fota("HTTPEND", 711), 5)
                 if "+CFUN: 1" not in lines:
                     p.expect("+CFUN: 1", 2)
+            sim.wait_event("trace", lambda e: e["step"] == "end")
             steps = [e["step"] for e in sim.events("trace")]
             self.assertEqual(steps, ["begin", "line", "vanish", "line", "line", "revision",
                                      "reboot", "idle", "line", "end"])
@@ -956,6 +968,7 @@ class TestSimulator(unittest.TestCase):
             ev = sim.events("file")[0]
             self.assertEqual((ev["received"], ev["sha256"]),
                              (len(data), hashlib.sha256(data).hexdigest()))
+            sim.wait_event("trace", lambda e: e["step"] == "end")
             self.assertEqual(sim.events("trace")[-1]["step"], "end")
             self.assertEqual(p.command("AT+QGMR")[0], [REV])
         finally:
