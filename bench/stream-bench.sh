@@ -13,15 +13,17 @@
 # the paced mode's achieved rate vs its setting (goal within 5%) and, from
 # strace, the largest write to the tty (must be <= 32 bytes).
 # Every simulator is fresh and started with the same options. The engine is
-# $FOTA_AT_TOOL or BUILDDIR's fota-at-tool: point it at another build to
-# compare engines.
+# $FOTA_AT_TOOL or BUILDDIR's fota-at-tool. With -c, a second engine (another
+# build's fota-at-tool) runs in each round too, right after the first, and
+# each phase also reports the second's median time and CPU over the first's.
 #
-# usage: bench/stream-bench.sh [-b BUILDDIR] [-n REPS] [-s MIB] [-r PACED_RATE] [-p PACED_KIB] [-L]
+# usage: bench/stream-bench.sh [-b BUILDDIR] [-n REPS] [-s MIB] [-r PACED_RATE] [-p PACED_KIB] [-L] [-c TOOL]
 #   -L: skip the loaded phase
+#   -c: compare with this fota-at-tool
 set -euo pipefail
 
-builddir=build reps=5 size_mib=64 paced_rate=15360 paced_kib=150 loaded=1
-while getopts "b:n:s:r:p:L" opt; do
+builddir=build reps=5 size_mib=64 paced_rate=15360 paced_kib=150 loaded=1 other=
+while getopts "b:n:s:r:p:Lc:" opt; do
 	case $opt in
 	b) builddir=$OPTARG ;;
 	n) reps=$OPTARG ;;
@@ -29,13 +31,14 @@ while getopts "b:n:s:r:p:L" opt; do
 	r) paced_rate=$OPTARG ;;
 	p) paced_kib=$OPTARG ;;
 	L) loaded=0 ;;
+	c) other=$OPTARG ;;
 	*) sed -n 's/^# usage: //p' "$0" >&2; exit 2 ;;
 	esac
 done
 
 sim=${FOTA_MODEM_SIM:-$builddir/tests/modem-sim/fota-modem-sim}
 tool=${FOTA_AT_TOOL:-$builddir/tests/engine/fota-at-tool}
-for exe in "$sim" "$tool"; do
+for exe in "$sim" "$tool" ${other:+"$other"}; do
 	[ -x "$exe" ] || { echo "missing $exe (build first, or set FOTA_MODEM_SIM/FOTA_AT_TOOL)" >&2; exit 1; }
 done
 
@@ -98,11 +101,11 @@ wait_for() {
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# The engine: prints "<elapsed s> <cpu s> <rss growth KiB>".
+# The engine ($2, else $tool): prints "<elapsed s> <cpu s> <rss growth KiB>".
 run_engine() {
 	local out=$tmp/engine.out
 	start_sim
-	"$tool" --port "$tmp/link" stream "$1" --mode 1 --dl-max 50 >"$out"
+	"${2:-$tool}" --port "$tmp/link" stream "$1" --mode 1 --dl-max 50 >"$out"
 	stop_sim
 	grep -q '^result +QIND: "FOTA","FILEEND",0$' "$out" || { cat "$out" >&2; exit 1; }
 	awk '/^elapsed/ { e = $2 } /^rss-idle-kib/ { i = $2 } /^hwm-kib/ { h = $2 } /^cpu-s/ { c = $2 }
@@ -158,7 +161,7 @@ run_bare() {
 # One phase: $1 names it. Engine and cat alternate; prints the runs and the medians.
 run_phase() {
 	local phase=$1 e ec g b bc me mb mec mbc
-	: >"$tmp/e.t"; : >"$tmp/e.c"; : >"$tmp/b.t"; : >"$tmp/b.c"
+	: >"$tmp/e.t"; : >"$tmp/e.c"; : >"$tmp/b.t"; : >"$tmp/b.c"; : >"$tmp/o.t"; : >"$tmp/o.c"
 	echo "== $phase: $size_mib MiB, $reps runs each, engine and cat alternating (load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs)"
 	for i in $(seq "$reps"); do
 		read -r e ec g < <(run_engine "$tmp/pkg")
@@ -168,6 +171,10 @@ run_phase() {
 		echo "$g" >>"$tmp/rss.growth"
 		printf '  run %d: engine %.3f s (CPU %.3f s), cat %.3f s (CPU %.3f s), engine RSS growth %d KiB\n' \
 			"$i" "$e" "$ec" "$b" "$bc" "$g"
+		[ -n "$other" ] || continue
+		read -r e ec g < <(run_engine "$tmp/pkg" "$other")
+		echo "$e" >>"$tmp/o.t"; echo "$ec" >>"$tmp/o.c"
+		printf '  run %d: other engine %.3f s (CPU %.3f s)\n' "$i" "$e" "$ec"
 	done
 	me=$(median <"$tmp/e.t"); mb=$(median <"$tmp/b.t")
 	mec=$(median <"$tmp/e.c"); mbc=$(median <"$tmp/b.c")
@@ -175,10 +182,16 @@ run_phase() {
 		"$(echo "$me / $mb" | bc -l)" "$([ "$phase" = loaded ] && echo ' (goal <= 1.05)')"
 	printf '%s: CPU   engine %.3f s, cat %.3f s, ratio %.2f (goal <= 1.5)\n' "$phase" "$mec" "$mbc" \
 		"$(echo "$mec / $mbc" | bc -l)"
+	if [ -n "$other" ]; then
+		local mo moc
+		mo=$(median <"$tmp/o.t"); moc=$(median <"$tmp/o.c")
+		printf '%s: other engine: time %.3f s, ratio to engine %.3f; CPU %.3f s, ratio to engine %.3f\n' \
+			"$phase" "$mo" "$(echo "$mo / $me" | bc -l)" "$moc" "$(echo "$moc / $mec" | bc -l)"
+	fi
 	echo "$phase: load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
-echo "engine: $tool"
+echo "engine: $tool${other:+, other engine: $other}"
 "$sim" --make-package "$tmp/pkg" --from "$from" --to "$to" --model EC200T \
 	--size $((size_mib * 1024 * 1024))
 : >"$tmp/rss.growth"

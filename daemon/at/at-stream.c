@@ -212,7 +212,7 @@ worker_read(StreamWorker *w, guint64 offset, gsize *len)
 /* Before the last chunk goes: the package as read must be the package
  * that was meant. */
 static gboolean
-worker_check_whole(StreamWorker *w, Sha256 *sum)
+worker_check_whole(StreamWorker *w, struct sha256_ctx *sum)
 {
 	g_autofree char *sha256 = sha256_finish_hex(sum);
 	struct stat st;
@@ -244,18 +244,19 @@ worker_check_whole(StreamWorker *w, Sha256 *sum)
 static void
 worker_run(StreamWorker *w)
 {
-	g_autoptr(Sha256) sum = sha256_new();
+	struct sha256_ctx sum;
 	gint64 pace_base = monotonic_ns();
 	guint64 offset = 0;
 
+	sha256_init(&sum);
 	for (;;) {
 		gsize len = 0;
 
 		if (worker_stopping(w) || (offset < w->length && !worker_read(w, offset, &len)))
 			return;
-		sha256_update(sum, w->buf, len);
+		sha256_update(&sum, len, w->buf);
 		offset += len;
-		if (offset == w->length && !worker_check_whole(w, sum))
+		if (offset == w->length && !worker_check_whole(w, &sum))
 			return;
 		if (!worker_send(w, w->buf, len, &pace_base))
 			return;

@@ -2,21 +2,14 @@
 #pragma once
 
 #include <glib.h>
+#include <nettle/sha2.h>
 
-/* SHA-256 of a byte stream. On x86 CPUs with the SHA extensions the blocks
- * are hashed with them (several times GLib's speed, which is what a package
- * stream spends most of its CPU on); elsewhere this is GLib's GChecksum. */
+/* SHA-256 is nettle's: struct sha256_ctx, sha256_init(&ctx),
+ * sha256_update(&ctx, length, data). Debian's libnettle picks its block
+ * function when it is loaded: the CPU's SHA instructions where there are
+ * any it has code for (SHA-NI on x86-64, the SHA-2 extension on arm64),
+ * else its generic code (NETTLE_FAT_OVERRIDE=none forces that). */
 
-typedef struct _Sha256 Sha256;
-
-/* Returns: (transfer full): free with sha256_free() */
-Sha256 *sha256_new(void);
-void sha256_update(Sha256 *self, const guint8 *data, gsize len);
-/* Lower-case hex; ends the hash: no update may follow.
+/* Lower-case hex of what @ctx hashed; resets @ctx, as sha256_digest() does.
  * Returns: (transfer full) */
-char *sha256_finish_hex(Sha256 *self);
-void sha256_free(Sha256 *self);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Sha256, sha256_free)
-
-/* Whether sha256_new() uses the CPU's SHA extensions here. */
-gboolean sha256_accelerated(void);
+char *sha256_finish_hex(struct sha256_ctx *ctx);

@@ -393,10 +393,11 @@ static void
 hash_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
 	PendingStart *p = data;
-	g_autoptr(Sha256) sum = sha256_new();
+	struct sha256_ctx sum;
 	g_autofree guint8 *buf = g_malloc(HASH_BUFFER_SIZE);
 	guint64 offset = 0;
 
+	sha256_init(&sum);
 	while (offset < p->size) {
 		ssize_t n =
 		        pread(p->fd, buf, MIN(HASH_BUFFER_SIZE, p->size - offset), (off_t)offset);
@@ -412,10 +413,10 @@ hash_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellab
 			        n < 0 ? g_strerror(errno) : "file shrank");
 			return;
 		}
-		sha256_update(sum, buf, (gsize)n);
+		sha256_update(&sum, (gsize)n, buf);
 		offset += n;
 	}
-	g_task_return_pointer(task, sha256_finish_hex(sum), g_free);
+	g_task_return_pointer(task, sha256_finish_hex(&sum), g_free);
 }
 
 static void
