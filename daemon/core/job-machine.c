@@ -1297,11 +1297,14 @@ on_resume(JobMachine *m, const JobEvent *e)
 	gboolean transfer_open =
 	        r->source_kind == FOTA_SOURCE_FILE && r->sent_sha256 == NULL &&
 	        (r->state == FOTA_STATE_PREPARING || r->state == FOTA_STATE_DOWNLOADING);
+	gboolean boot_changed = g_strcmp0(r->boot_id, e->boot_id) != 0;
 
 	m->resumed = TRUE;
-	m->interruption = e->boot_changed ? "a host reboot" : "a daemon restart";
-	if (e->boot_changed)
+	m->interruption = boot_changed ? "a host reboot" : "a daemon restart";
+	if (boot_changed)
 		record_state_entered(m); /* the waits start afresh */
+	g_free(r->boot_id);
+	r->boot_id = g_strdup(e->boot_id); /* what the saved waits count in */
 	m->port_ready = e->revision != NULL;
 	act(m, JOB_ACTION_ACQUIRE);
 	if (transfer_open) {
@@ -1357,6 +1360,17 @@ on_resume(JobMachine *m, const JobEvent *e)
 	save(m); /* the new boot id */
 	if (e->revision != NULL && m->step != STEP_READ)
 		on_port_ready(m, e->revision);
+}
+
+/* The value from before the job's first start is what goes back: a later
+ * one (a resumed job finds the device "on") never replaces it. */
+static void
+on_usb_power(JobMachine *m, const char *previous)
+{
+	if (previous == NULL || m->record->usb_power_previous != NULL)
+		return;
+	m->record->usb_power_previous = g_strdup(previous);
+	save(m);
 }
 
 /* ---- public ---- */
@@ -1425,6 +1439,9 @@ job_machine_feed(JobMachine *m, const JobEvent *e)
 	case JOB_EVENT_CANCEL:
 		on_cancel(m);
 		break;
+	case JOB_EVENT_USB_POWER:
+		on_usb_power(m, e->text);
+		break;
 	}
 }
 
@@ -1437,12 +1454,6 @@ job_machine_actions(JobMachine *m, guint *n_actions)
 
 const JobRecord *
 job_machine_record(JobMachine *m)
-{
-	return m->record;
-}
-
-JobRecord *
-job_machine_record_mut(JobMachine *m)
 {
 	return m->record;
 }

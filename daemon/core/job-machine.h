@@ -9,9 +9,10 @@
 
 /* Pure: every decision of one job. Events go in (a URC, the port lost or
  * back, a command's reply, the stream's end, a deadline, a restart, a
- * cancel); actions come out (send this, stream, arm a deadline, save,
- * read the revision, finish). fota-job.c performs the actions and feeds the
- * events; nothing else changes the job's step or its record.
+ * cancel, the USB power taken); actions come out (send this, stream, arm a
+ * deadline, save, read the revision, finish). fota-job.c performs the
+ * actions and feeds the events; nothing else changes the job's step or,
+ * until it is final, its record (job-record.h).
  *
  * The rule every verdict follows: it comes from what the modem showed (a
  * final END or *END code, its refusal, its revision read after it is back,
@@ -72,7 +73,7 @@ typedef enum {
 
 typedef enum {
 	JOB_EVENT_START,         /* a new job, its record in preparing */
-	JOB_EVENT_RESUME,        /* a job loaded from the store: .boot_changed */
+	JOB_EVENT_RESUME,        /* a job loaded from the store: .boot_id */
 	JOB_EVENT_PORT_GRANTED,  /* the port's lease is the job's (so FILE data mode is over) */
 	JOB_EVENT_IDENTIFIED,    /* the job's own read: .revision, .port (or .failure) */
 	JOB_EVENT_OPTIONS_UNFIT, /* the identified modem does not take the options: .text */
@@ -83,7 +84,9 @@ typedef enum {
 	JOB_EVENT_STREAM_SENT,   /* .sent bytes of .total written */
 	JOB_EVENT_STREAM_DONE,   /* every byte written: .text = their sha256; or .failure */
 	JOB_EVENT_TIMER,         /* .timer fired */
-	JOB_EVENT_CANCEL,        /* the user asked; see job_machine_can_cancel() */
+	JOB_EVENT_CANCEL,        /* the user asked; see job_machine_cannot_cancel() */
+	JOB_EVENT_USB_POWER,     /* the USB device's power/control was forced on: .text = the
+	                          * value before, kept (and saved) unless one is kept already */
 } JobEventKind;
 
 typedef struct {
@@ -92,12 +95,13 @@ typedef struct {
 	gint64 boot_us; /* CLOCK_BOOTTIME */
 	const QindFota *qind;
 	JobFailure failure;
-	const char *text;     /* the error's words, a sha256, a reason */
+	const char *text;     /* the error's words, a sha256, a reason, a power/control value */
 	const char *revision; /* IDENTIFIED, PORT_READY */
 	const char *port;     /* IDENTIFIED, PORT_READY: the port's identity */
 	guint64 sent, total;
 	JobTimer timer;
-	gboolean boot_changed; /* RESUME: the host rebooted since the record was saved */
+	const char *boot_id; /* RESUME: the host boot now (another than the record's: the
+	                      * host rebooted since it was saved); the record keeps it */
 } JobEvent;
 
 typedef enum {
@@ -126,7 +130,7 @@ typedef struct {
 
 typedef struct _JobMachine JobMachine;
 
-/* @record: (transfer full)
+/* @record: (transfer full): changed by the machine alone from now on
  * @config: (transfer none): copied
  * Returns: (transfer full): free with job_machine_free() */
 JobMachine *job_machine_new(JobRecord *record, const JobMachineConfig *config);
@@ -141,11 +145,9 @@ void job_machine_feed(JobMachine *machine, const JobEvent *event);
  * Returns: (transfer none): valid until the next feed */
 const JobAction *job_machine_actions(JobMachine *machine, guint *n_actions);
 
-/* Returns: (transfer none) */
-const JobRecord *job_machine_record(JobMachine *machine);
-/* For the shell's save retries only.
+/* Read only: the machine is the record's one writer while the job runs.
  * Returns: (transfer none) */
-JobRecord *job_machine_record_mut(JobMachine *machine);
+const JobRecord *job_machine_record(JobMachine *machine);
 gboolean job_machine_is_final(JobMachine *machine);
 JobClaim job_machine_claim(JobMachine *machine);
 /* NULL when a cancel would be taken now, else why not (NotCancellable).

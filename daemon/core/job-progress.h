@@ -8,7 +8,8 @@
 #include "qind-parse.h"
 
 /* Pure: what a +QIND: "FOTA" URC or a verdict does to a JobRecord. No I/O,
- * no timers; fota-job.c does the waiting and the talking and calls these. */
+ * no timers. The record's writer calls these (job-record.h): job-machine.c
+ * for a running job, job-manager.c for a record it builds. */
 
 typedef enum {
 	JOB_PROGRESS_NONE = 0,

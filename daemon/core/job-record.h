@@ -3,8 +3,21 @@
 
 #include <glib.h>
 
-/* The one place a job's state lives. fota-job.c changes it, job-store.c
- * persists it, dbus-service.c shows it. Everything here is plain data. */
+/* The one place a job's state lives. Everything here is plain data.
+ *
+ * A record has one writer at a time; everyone else reads it through a
+ * const JobRecord * (job-store.c persists it, dbus-service.c shows it,
+ * job-neighbours.c acts on it and returns what it found):
+ * - job-manager.c builds a new record (new_record(), then the USB
+ *   power/control value job_neighbours_begin() returns) up to its first
+ *   save, and the verdict on an unreadable one; job-store.c fills a record
+ *   it loads.
+ * - From fota_job_new() until it is final, the job's JobMachine alone
+ *   (job-machine.c, through job-progress.c): fota-job.c feeds it events
+ *   (RESUME brings the boot id, USB_POWER the power/control value found
+ *   when a job resumes) and writes nothing.
+ * - A final record is job-manager.c's: its one change is to drop
+ *   usb_power_previous once that value is written back. */
 
 typedef enum {
 	FOTA_STATE_IDLE,

@@ -148,7 +148,7 @@ identified(GObject *source, GAsyncResult *result, gpointer user_data)
 	g_autoptr(FotaJob) self = user_data;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(ModemInfo) info = modem_identify_finish(FOTA_MODEM(source), result, &error);
-	JobRecord *r = job_machine_record_mut(self->machine);
+	const JobRecord *r = job_machine_record(self->machine);
 
 	if (self->finished || g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
 		return;
@@ -428,20 +428,19 @@ fota_job_start(FotaJob *self)
 }
 
 void
-fota_job_resume(FotaJob *self, const char *boot_id)
+fota_job_resume(FotaJob *self, const char *boot_id, const char *usb_power_previous)
 {
-	JobRecord *r = job_machine_record_mut(self->machine);
-	gboolean host_rebooted = g_strcmp0(r->boot_id, boot_id) != 0;
+	const JobRecord *r = job_machine_record(self->machine);
 	const ModemInfo *info = modem_is_ready(self->modem) ? modem_get_info(self->modem) : NULL;
 
 	g_message("Job %s: resuming in state %s%s", r->id, fota_state_to_string(r->state),
-	          host_rebooted ? " after a host reboot" : "");
-	g_free(r->boot_id);
-	r->boot_id = g_strdup(boot_id);
+	          g_strcmp0(r->boot_id, boot_id) != 0 ? " after a host reboot" : "");
 	self->announced = r->state;
 	connect_modem(self);
+	/* before RESUME, which may end the job: a final job takes no event */
+	feed(self, &(JobEvent){.kind = JOB_EVENT_USB_POWER, .text = usb_power_previous});
 	feed(self, &(JobEvent){.kind = JOB_EVENT_RESUME,
-	                       .boot_changed = host_rebooted,
+	                       .boot_id = boot_id,
 	                       .revision = info ? info->revision : NULL,
 	                       .port = info ? info->port_identity : NULL});
 }

@@ -27,7 +27,8 @@ G_DECLARE_FINAL_TYPE(FotaJob, fota_job, FOTA, JOB, GObject)
  * job's state is shown (job-manager.c: save_record()). */
 typedef void (*FotaJobSaveFunc)(const JobRecord *record, gpointer user_data);
 
-/* @record: (transfer full): id, source, options, boot id filled in
+/* @record: (transfer full): id, source, options, boot id filled in; the
+ * job's machine alone changes it from now on (job-record.h)
  * @package_fd: (transfer full): FILE mode, else -1
  * @modem: (transfer none): the job takes a reference
  * @config: (transfer none): must outlive the job
@@ -41,8 +42,10 @@ void fota_job_start(FotaJob *self);
 /* A job loaded from the store, not final: decide from its state, its
  * progress flags and whether the host rebooted (@boot_id differs from the
  * record's) whether to follow it, or wait for the modem and conclude from
- * its revision. */
-void fota_job_resume(FotaJob *self, const char *boot_id);
+ * its revision. The record keeps @boot_id, and @usb_power_previous (the USB
+ * device's power/control before the daemon forced it on, NULL when it did
+ * not) unless it keeps the value from before the job's first start. */
+void fota_job_resume(FotaJob *self, const char *boot_id, const char *usb_power_previous);
 
 /* FOTA_DBUS_ERROR_NOT_CANCELLABLE after the modem took the whole package. */
 gboolean fota_job_cancel(FotaJob *self, GError **error);

@@ -158,7 +158,9 @@ on_job_progress(FotaJob *job, gpointer user_data)
 
 /* The last job's USB power/control is back: its record stops carrying the
  * value, so that a restart restores it only when this point was never
- * reached (and never overrides a later change by the administrator). */
+ * reached (and never overrides a later change by the administrator). A
+ * final record is the manager's alone (job-record.h): this is its one
+ * change. */
 static void
 power_restored(FotaJobManager *self)
 {
@@ -454,7 +456,10 @@ pending_done(FotaJobManager *self, PendingStart *p, const GError *error)
 	}
 	flush_finished(self);
 	p->stage = START_BEGINNING;
-	job_neighbours_begin(self->neighbours, p->record, neighbours_ready, p);
+	/* still the record being built (it keeps none yet): its first save,
+	 * before the job exists, keeps the value */
+	p->record->usb_power_previous =
+	        job_neighbours_begin(self->neighbours, p->record, neighbours_ready, p);
 }
 
 static void
@@ -687,6 +692,7 @@ void
 job_manager_load(FotaJobManager *self)
 {
 	g_autoptr(GError) error = NULL;
+	g_autofree char *usb_power = NULL;
 	JobRecord *record = NULL;
 
 	if (!job_store_load(self->store, &record, &error)) {
@@ -710,12 +716,13 @@ job_manager_load(FotaJobManager *self)
 		/* re-inhibited before the port opens: ModemManager ended the
 		 * last inhibition when the daemon left the bus */
 		job_neighbours_started(self->neighbours, record, TRUE);
-		job_neighbours_begin(self->neighbours, record, resume_neighbours_ready, NULL);
+		usb_power = job_neighbours_begin(self->neighbours, record, resume_neighbours_ready,
+		                                 NULL);
 		run_job(self, fota_job_new(record, -1, self->modem, self->config, job_save, self));
 	}
 	g_signal_emit(self, signals[SIGNAL_LOADED], 0);
 	if (self->job != NULL)
-		fota_job_resume(self->job, self->boot_id);
+		fota_job_resume(self->job, self->boot_id, usb_power);
 }
 
 FotaJobManager *

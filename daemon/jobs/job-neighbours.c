@@ -342,34 +342,35 @@ power_forget(FotaJobNeighbours *self)
 /* The value from before the job, taken over from an earlier job that could
  * not write it back: the device may hold our "on" now, and the new record
  * replaces the one that keeps it on disk. */
-static void
-power_take_over(FotaJobNeighbours *self, JobRecord *record, const char *syspath)
+static char *
+power_take_over(FotaJobNeighbours *self, const JobRecord *record, const char *syspath)
 {
 	if (self->power_value == NULL || record->usb_power_previous != NULL ||
 	    g_strcmp0(self->power_syspath, syspath) != 0)
-		return;
-	record->usb_power_previous = g_strdup(self->power_value);
+		return NULL;
 	self->power_taken = TRUE;
+	return g_strdup(self->power_value);
 }
 
-static void
-power_on(FotaJobNeighbours *self, JobRecord *record, const char *syspath)
+/* Returns: (transfer full): the value @record is to keep, NULL when it
+ * keeps one (a resumed job keeps the value from before its first start)
+ * or none was read */
+static char *
+power_on(FotaJobNeighbours *self, const JobRecord *record, const char *syspath)
 {
 	g_autoptr(GError) error = NULL;
+	g_autofree char *taken = NULL;
 	g_autofree char *previous = NULL;
 
 	if (syspath == NULL)
-		return;
-	power_take_over(self, record, syspath);
+		return NULL;
+	taken = power_take_over(self, record, syspath);
 	previous = usb_power_force_on(syspath, &error);
-	if (previous == NULL) {
+	if (previous == NULL)
 		g_warning("USB power: %s", error->message);
-		return;
-	}
-	/* a resumed job keeps the value from before the first start, a new
-	 * one the value it took over */
-	if (record->usb_power_previous == NULL)
-		record->usb_power_previous = g_steal_pointer(&previous);
+	if (taken != NULL)
+		return g_steal_pointer(&taken);
+	return record->usb_power_previous == NULL ? g_steal_pointer(&previous) : NULL;
 }
 
 /* Writes @record's value back: to the modem's USB device now, else to the
@@ -557,12 +558,13 @@ job_why(const JobRecord *record, const ModemInfo *info)
 	                       record->id);
 }
 
-void
-job_neighbours_begin(FotaJobNeighbours *self, JobRecord *record, GAsyncReadyCallback callback,
+char *
+job_neighbours_begin(FotaJobNeighbours *self, const JobRecord *record, GAsyncReadyCallback callback,
                      gpointer user_data)
 {
 	BeginCall *call = g_new0(BeginCall, 1);
 	g_autofree char *tty = NULL;
+	g_autofree char *usb_power = NULL;
 
 	call->self = self;
 	call->task = g_task_new(self, NULL, callback, user_data);
@@ -574,14 +576,17 @@ job_neighbours_begin(FotaJobNeighbours *self, JobRecord *record, GAsyncReadyCall
 	g_free(self->job_why);
 	self->job_why = job_why(record, modem_get_info(self->modem));
 	locate(self, record, &call->uid, &tty);
-	power_on(self, record, call->uid);
+	usb_power = power_on(self, record, call->uid);
 	lock_update(self, record);
 	if (self->mm == NULL) {
 		begin_end(call);
-		return;
+	} else {
+		call->timeout_id =
+		        g_timeout_add(JOB_NEIGHBOURS_BEGIN_TIMEOUT_MS, begin_timeout, call);
+		mm_client_find_modem(self->mm, call->uid, tty, self->cancellable, begin_found,
+		                     call);
 	}
-	call->timeout_id = g_timeout_add(JOB_NEIGHBOURS_BEGIN_TIMEOUT_MS, begin_timeout, call);
-	mm_client_find_modem(self->mm, call->uid, tty, self->cancellable, begin_found, call);
+	return g_steal_pointer(&usb_power);
 }
 
 void

@@ -60,12 +60,15 @@ void job_neighbours_settle(FotaJobNeighbours *self);
 gboolean job_neighbours_is_settled(FotaJobNeighbours *self);
 
 /* Before a job's (new or resumed) first byte to the port: the USB device's
- * power/control forced "on" (a new @record keeps the previous value, or the
- * one an earlier job on that device could not write back yet), the logind
- * lock, InhibitDevice(Device, true); then the port is opened. Always
- * succeeds, within JOB_NEIGHBOURS_BEGIN_TIMEOUT_MS. */
-void job_neighbours_begin(FotaJobNeighbours *self, JobRecord *record, GAsyncReadyCallback callback,
-                          gpointer user_data);
+ * power/control forced "on", the logind lock, InhibitDevice(Device, true);
+ * then the port is opened. Always succeeds, within
+ * JOB_NEIGHBOURS_BEGIN_TIMEOUT_MS.
+ * Returns: (transfer full) (nullable): the power/control value @record is to
+ * keep from now on (the one before, or the one an earlier job on that
+ * device could not write back yet); NULL when @record keeps one already or
+ * none was read. The record's owner stores it (job-record.h). */
+char *job_neighbours_begin(FotaJobNeighbours *self, const JobRecord *record,
+                           GAsyncReadyCallback callback, gpointer user_data);
 void job_neighbours_begin_finish(FotaJobNeighbours *self, GAsyncResult *result);
 
 /* The journal's "started" or "resumed" for @record. */

@@ -118,15 +118,18 @@ begun(GObject *source, GAsyncResult *result, gpointer user_data)
 	*(gboolean *)user_data = TRUE;
 }
 
-static void
-begin(Fixture *f, JobRecord *r)
+/* Returns: (transfer full): the value @r is to keep, as
+ * job_neighbours_begin() returns it */
+static char *
+begin(Fixture *f, const JobRecord *r)
 {
 	gboolean done = FALSE;
+	char *usb_power = job_neighbours_begin(f->neighbours, r, begun, &done);
 
-	job_neighbours_begin(f->neighbours, r, begun, &done);
 	for (guint i = 0; i < 500 && !done; i++)
 		test_run_for(10);
 	assert_true(done);
+	return usb_power;
 }
 
 /* The modem's port came back and answered. */
@@ -142,7 +145,7 @@ job_ends_with_the_device_away(Fixture *f, const char *id)
 {
 	JobRecord *r = new_record(id);
 
-	begin(f, r);
+	r->usb_power_previous = begin(f, r);
 	assert_control("on");
 	assert_string_equal(r->usb_power_previous, "auto");
 	job_neighbours_started(f->neighbours, r, FALSE);
@@ -182,7 +185,7 @@ test_next_job_takes_it_over(void **state)
 	g_autoptr(JobRecord) next = new_record("job2");
 
 	plug(f, "on");
-	begin(f, next);
+	next->usb_power_previous = begin(f, next);
 	assert_string_equal(next->usb_power_previous, "auto");
 	assert_control("on");
 	job_neighbours_started(f->neighbours, next, FALSE);
@@ -206,10 +209,30 @@ test_abandoned_start_writes_it_back(void **state)
 	g_autoptr(JobRecord) next = new_record("job2");
 
 	plug(f, "on");
-	begin(f, next);
+	next->usb_power_previous = begin(f, next);
 	job_neighbours_abandon(f->neighbours, next);
 	assert_control("auto");
 	assert_int_equal(f->restored, 1);
+}
+
+/* A resumed job's record keeps the value from before its first start: the
+ * device's "on" (ours) is not offered in its place, and it stays "on". */
+static void
+test_resumed_job_keeps_its_value(void **state)
+{
+	Fixture *f = *state;
+	g_autoptr(JobRecord) r = new_record("job1");
+	g_autofree char *offered = NULL;
+
+	r->usb_power_previous = g_strdup("auto");
+	set_control(f, "on");
+	offered = begin(f, r);
+	assert_null(offered);
+	assert_control("on");
+	job_neighbours_started(f->neighbours, r, TRUE);
+	r->state = FOTA_STATE_SUCCEEDED;
+	assert_true(job_neighbours_final(f->neighbours, r));
+	assert_control("auto");
 }
 
 /* The daemon starts with a final record that keeps the value. */
@@ -247,6 +270,7 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_next_job_takes_it_over, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_abandoned_start_writes_it_back, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_resumed_job_keeps_its_value, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_at_start, setup, teardown),
 	};
 

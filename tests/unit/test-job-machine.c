@@ -53,6 +53,10 @@
 #define PORT_ID      "usb:2c7c:6026:1-1.2"
 #define PACKAGE_SIZE ((guint64)5000000)
 #define PACKAGE_SHA  "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+/* The USB device's power/control before the job's first start, and the
+ * value a resumed job finds there (the daemon forced it on). */
+#define POWER_BEFORE "auto"
+#define POWER_FORCED "on"
 
 /* The model's own timings: the field reports' orders of magnitude, shrunk
  * where the length does not matter, always within the configured bounds
@@ -490,7 +494,7 @@ typedef struct {
 	gboolean armed[JOB_N_TIMERS];
 	guint tgen[JOB_N_TIMERS];
 	JobRecord *saved, *saved_prev;
-	guint saved_boot, saved_prev_boot;
+	const char *power_kept; /* the usb-power-previous every save must keep */
 	guint restarts, points, feeds;
 	gboolean injected[MAX_INJECT];
 	gboolean resume_behind, resume_host;
@@ -1213,9 +1217,11 @@ save(Run *r)
 {
 	job_record_free(r->saved_prev);
 	r->saved_prev = r->saved;
-	r->saved_prev_boot = r->saved_boot;
 	r->saved = job_record_copy(job_machine_record(r->jm));
-	r->saved_boot = r->boot_no;
+	if (g_strcmp0(r->saved->usb_power_previous, r->power_kept) != 0)
+		run_fail(r, "a save keeps usb-power-previous %s, not %s",
+		         r->saved->usb_power_previous ? r->saved->usb_power_previous : "(none)",
+		         r->power_kept ? r->power_kept : "(none)");
 }
 
 /* A verdict's message with its revisions and numbers blanked: failures
@@ -1452,7 +1458,10 @@ trace_event(Run *r, const JobEvent *e)
 		tr(r, "START");
 		break;
 	case JOB_EVENT_RESUME:
-		tr(r, "RESUME%s (record %s)%s%s", e->boot_changed ? " after a host reboot" : "",
+		tr(r, "RESUME%s (record %s)%s%s",
+		   g_strcmp0(job_machine_record(r->jm)->boot_id, e->boot_id) != 0
+		           ? " after a host reboot"
+		           : "",
 		   fota_state_to_string(job_machine_record(r->jm)->state),
 		   e->revision ? ", modem ready with " : "", e->revision ? e->revision : "");
 		break;
@@ -1489,6 +1498,9 @@ trace_event(Run *r, const JobEvent *e)
 		break;
 	case JOB_EVENT_CANCEL:
 		tr(r, "CANCEL");
+		break;
+	case JOB_EVENT_USB_POWER:
+		tr(r, "USB_POWER %s", e->text);
 		break;
 	}
 }
@@ -1541,12 +1553,20 @@ daemon_stop(Run *r, FaultKind kind)
 	push(r, Q_RESUME, r->t + (host ? T_HOST_REBOOT : T_RESTART), r->dgen, 0);
 }
 
+/* The host boot's id, as a record keeps it. */
+static char *
+boot_id_of(guint boot_no)
+{
+	return g_strdup_printf("%032x", boot_no);
+}
+
 static void
 daemon_resume(Run *r)
 {
 	JobRecord *rec;
 	gboolean behind = r->resume_behind && r->saved_prev != NULL;
-	guint saved_boot = behind ? r->saved_prev_boot : r->saved_boot;
+	g_autofree char *boot_id = NULL;
+	JobEvent power = {.kind = JOB_EVENT_USB_POWER, .text = POWER_FORCED};
 	JobEvent e = {.kind = JOB_EVENT_RESUME};
 	gboolean up;
 
@@ -1575,7 +1595,14 @@ daemon_resume(Run *r)
 	r->ready_pending = r->m.port_up && r->dm;
 	tr(r, "DAEMON RUNS%s from the %s record", r->resume_host ? " after a host reboot" : "",
 	   behind ? "older" : "last");
-	e.boot_changed = saved_boot != r->boot_no;
+	/* FotaJob: the value the neighbours found goes in first, RESUME may
+	 * end the job; a record that keeps a value (from before the first
+	 * start, or from an earlier resume) keeps it */
+	r->power_kept =
+	        g_strcmp0(rec->usb_power_previous, POWER_BEFORE) == 0 ? POWER_BEFORE : POWER_FORCED;
+	feed(r, &power);
+	boot_id = boot_id_of(r->boot_no);
+	e.boot_id = boot_id;
 	if (up) {
 		e.revision = modem_revision(&r->m);
 		e.port = PORT_ID;
@@ -1807,7 +1834,11 @@ scenario_record(const Scenario *sc)
 		rec->port = g_strdup(PORT_ID);
 	}
 	rec->state = FOTA_STATE_PREPARING;
-	rec->boot_id = g_strdup("00112233445566778899aabbccddeeff");
+	rec->boot_id = boot_id_of(0);
+	/* every other Start found the USB device's power/control and forced it
+	 * on; the others found no USB device */
+	if ((sc - scenarios) % 2 == 1)
+		rec->usb_power_previous = g_strdup(POWER_BEFORE);
 	return rec;
 }
 
@@ -1929,6 +1960,7 @@ run_one(const Scenario *sc, const Faults *f, Mutation mut, GString *trace, Outco
 	           sc->mode, dl_urcs(sc));
 	rec = scenario_record(sc);
 	r->saved = job_record_copy(rec); /* FotaJobManager writes it before the job starts */
+	r->power_kept = rec->usb_power_previous ? POWER_BEFORE : NULL;
 	r->jm = job_machine_new(rec, &config);
 
 	abort_jump = &jump;
@@ -2368,6 +2400,66 @@ test_exhaustive(void **state)
 	tally_clear(&t);
 }
 
+/* Feeds @e at @boot_us; returns the record as the SAVE that followed wrote
+ * it, NULL when none did. */
+static JobRecord *
+feed_and_save(JobMachine *jm, JobEvent e, gint64 boot_us)
+{
+	guint n = 0;
+	const JobAction *a;
+
+	e.now_us = G_GINT64_CONSTANT(1700000000) * SEC + boot_us;
+	e.boot_us = boot_us;
+	job_machine_feed(jm, &e);
+	a = job_machine_actions(jm, &n);
+	for (guint i = 0; i < n; i++)
+		if (a[i].kind == JOB_ACTION_SAVE)
+			return job_record_copy(job_machine_record(jm));
+	return NULL;
+}
+
+/* The machine is the record's one writer: the USB device's power/control
+ * value and the boot id reach the saved record through its events; the
+ * value from before the first start is never replaced, a final job takes
+ * none. */
+static void
+test_usb_power_and_boot_id_saved(void **state)
+{
+	g_autoptr(JobMachine) jm = job_machine_new(scenario_record(&scenarios[0]), &config);
+	g_autoptr(JobMachine) done = NULL;
+	g_autoptr(JobRecord) saved = NULL;
+	g_autoptr(JobRecord) final = scenario_record(&scenarios[0]);
+	g_autofree char *boot0 = boot_id_of(0);
+	g_autofree char *boot1 = boot_id_of(1);
+	const JobEvent power = {.kind = JOB_EVENT_USB_POWER, .text = POWER_BEFORE};
+	const JobEvent forced = {.kind = JOB_EVENT_USB_POWER, .text = POWER_FORCED};
+
+	assert_null(job_machine_record(jm)->usb_power_previous);
+	saved = feed_and_save(jm, power, 10 * SEC);
+	assert_non_null(saved);
+	assert_string_equal(saved->usb_power_previous, POWER_BEFORE);
+	g_clear_pointer(&saved, job_record_free);
+
+	/* a resumed job finds its own "on": the value from before stays */
+	assert_null(feed_and_save(jm, forced, 11 * SEC));
+	assert_string_equal(job_machine_record(jm)->usb_power_previous, POWER_BEFORE);
+
+	/* the host rebooted: the record keeps the new boot, its waits start
+	 * afresh on the new boot's clock */
+	assert_string_equal(job_machine_record(jm)->boot_id, boot0);
+	saved = feed_and_save(jm, (JobEvent){.kind = JOB_EVENT_RESUME, .boot_id = boot1}, 12 * SEC);
+	assert_non_null(saved);
+	assert_string_equal(saved->boot_id, boot1);
+	assert_int_equal(saved->state_since_boot_us, 12 * SEC);
+	assert_string_equal(saved->usb_power_previous, POWER_BEFORE);
+
+	/* a final job takes no event */
+	final->state = FOTA_STATE_FAILED;
+	done = job_machine_new(g_steal_pointer(&final), &config);
+	assert_null(feed_and_save(done, power, 13 * SEC));
+	assert_null(job_machine_record(done)->usb_power_previous);
+}
+
 /* JOB_MACHINE_TRACE="<scenario>;<fault>@<point>;lost=<urc>,..." prints
  * one run step by step (the report of a failure names it). */
 static void
@@ -2393,6 +2485,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_trace),
+	        cmocka_unit_test(test_usb_power_and_boot_id_saved),
 	        cmocka_unit_test(test_true_sequences),
 	        cmocka_unit_test(test_checker_catches_mistakes),
 	        cmocka_unit_test(test_exhaustive),
