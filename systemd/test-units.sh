@@ -19,6 +19,7 @@ mkdir -p "$tmp/sbin" "$tmp/bin" "$tmp/libexec" "$tmp/etc" "$tmp/units"
 # only exists once its branch is merged; /bin/true stands in until then).
 ln -s "$fotactl" "$tmp/bin/fotactl"
 ln -s "$srcdir/quectel-fotad-spool" "$tmp/libexec/quectel-fotad-spool"
+ln -s "$srcdir/../client/fleet/swupdate/quectel-fota-hawkbit" "$tmp/bin/quectel-fota-hawkbit"
 if [ -n "$daemon" ] && [ -x "$daemon" ]; then
 	ln -s "$daemon" "$tmp/sbin/quectel-fotad"
 else
