@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -28,10 +29,20 @@ G_STATIC_ASSERT(sizeof("AT+QFOTADL=\"\",2,100,100") + FOTA_URL_MAX < COMMAND_MAX
 /* Intermediate lines kept per response; a runaway response must not grow
  * memory without bound. */
 #define RESPONSE_MAX_LINES 256
-#define READ_CHUNK         4096
-/* Reads per wake-up: bounded so a flooding port cannot starve the rest of
- * the main loop. */
-#define READS_PER_WAKE 16
+/* The modem's output read ahead of its handling. Bytes left in the kernel
+ * while the lines before them are handled (a job's work for each one takes
+ * tens of milliseconds on a loaded gateway) are lost when the modem reboots:
+ * the tty's hang-up discards them, END among them. So whatever the port
+ * holds is taken out between lines, into this buffer. */
+#define INPUT_MAX (64 * 1024)
+/* A read keeps at least this much room; less, and the buffer is compacted. */
+#define INPUT_MIN_ROOM 4096
+/* The most handed to the framer at once, from a copy: a listener that runs
+ * the main loop (and so this channel's reads) cannot move it. */
+#define INPUT_PIECE 4096
+/* Bytes read per wake-up: bounded so a flooding port cannot starve the rest
+ * of the main loop. */
+#define INPUT_PER_WAKE INPUT_MAX
 
 typedef struct {
 	char *command;
@@ -48,6 +59,9 @@ struct _FotaAtChannel {
 	gboolean lost;     /* closed because the port hung up, not by us */
 	gboolean blocking; /* O_NONBLOCK cleared: a stream is writing */
 	guint late_reply_grace_ms;
+	guint8 *input; /* INPUT_MAX bytes: read from the port, not yet framed */
+	gsize input_off, input_len;
+	char *hangup; /* why the port is gone, once the bytes before it are out */
 	AtFramer framer;
 	GSource *in_source;
 	GSource *out_source;
@@ -173,6 +187,8 @@ shut_down(FotaAtChannel *self, int code, const char *why)
 	destroy_source(&self->grace_source);
 	close_port(self);
 	self->out_len = self->out_off = 0;
+	self->input_off = self->input_len = 0;
+	g_clear_pointer(&self->hangup, g_free);
 	at_framer_reset(&self->framer);
 
 	if (current != NULL) {
@@ -559,43 +575,131 @@ on_line(const char *line, gsize len, gpointer user_data)
 		emit_urc(self, line);
 }
 
+/* Whether a read returns at once. While a stream writes, the port's reads
+ * block (O_NONBLOCK belongs to the open file the worker's dup() shares). */
+static gboolean
+port_readable(FotaAtChannel *self)
+{
+	struct pollfd pfd = {.fd = self->fd, .events = POLLIN};
+	int n;
+
+	if (!self->blocking)
+		return TRUE; /* the read says EAGAIN itself */
+	do
+		n = poll(&pfd, 1, 0);
+	while (n < 0 && errno == EINTR);
+	/* POLLHUP and POLLERR too: the read then says what happened */
+	return n > 0;
+}
+
+static void note_hangup(FotaAtChannel *self, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* The port is gone, but the bytes read before are the modem's last words
+ * (FILEEND, END): they are handed out first. */
+static void
+note_hangup(FotaAtChannel *self, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (self->hangup != NULL)
+		return;
+	va_start(ap, fmt);
+	self->hangup = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+}
+
+/* Takes what the port holds, as far as the buffer and @budget allow.
+ * Returns TRUE when the port had nothing more to give. */
+static gboolean
+input_fill(FotaAtChannel *self, gsize *budget)
+{
+	while (!is_closed(self) && self->hangup == NULL) {
+		gsize room = INPUT_MAX - self->input_off - self->input_len;
+		gssize n;
+
+		if (room < INPUT_MIN_ROOM && self->input_off > 0) {
+			memmove(self->input, self->input + self->input_off, self->input_len);
+			self->input_off = 0;
+			room = INPUT_MAX - self->input_len;
+		}
+		room = MIN(room, *budget);
+		if (room == 0)
+			return FALSE;
+		if (!port_readable(self))
+			return TRUE;
+		n = read(self->fd, self->input + self->input_off + self->input_len, room);
+		if (n > 0) {
+			self->input_len += (gsize)n;
+			*budget -= (gsize)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return TRUE;
+		if (n == 0)
+			note_hangup(self, "end of file on the port");
+		else if (errno_means_hangup(errno))
+			note_hangup(self, "reading the port failed: %s", g_strerror(errno));
+		else
+			note_hangup(self, "unexpected read error on the port: %s",
+			            g_strerror(errno));
+	}
+	return TRUE;
+}
+
+/* The bytes up to the next line end, or all when there is none. */
+static gsize
+input_segment(const guint8 *p, gsize len)
+{
+	for (gsize i = 0; i < len; i++) {
+		if (p[i] == '\r' || p[i] == '\n')
+			return i + 1;
+	}
+	return len;
+}
+
+/* Takes what the port holds and hands it to the framer a line at a time,
+ * emptying the port again after each line: the modem's next lines wait in
+ * our buffer, not in the kernel, however long the listeners take. Returns
+ * TRUE when the port had nothing more to give. */
+static gboolean
+input_take(FotaAtChannel *self, gsize *budget)
+{
+	gboolean drained = input_fill(self, budget);
+
+	while (!is_closed(self) && self->input_len > 0) {
+		guint8 piece[INPUT_PIECE];
+		gsize n = input_segment(self->input + self->input_off,
+		                        MIN(self->input_len, sizeof(piece)));
+
+		memcpy(piece, self->input + self->input_off, n);
+		self->input_off += n;
+		self->input_len -= n;
+		if (self->input_len == 0)
+			self->input_off = 0;
+		at_framer_feed(&self->framer, piece, n, on_line, self);
+		drained = input_fill(self, budget);
+	}
+	return drained;
+}
+
 static gboolean
 on_input(int fd, GIOCondition condition, gpointer user_data)
 {
 	FotaAtChannel *self = user_data;
 	g_autoptr(FotaAtChannel) keep = g_object_ref(self);
-	guint8 buf[READ_CHUNK];
+	gsize budget = INPUT_PER_WAKE;
+	gboolean drained = input_take(self, &budget);
 
-	for (guint i = 0; i < READS_PER_WAKE && !is_closed(self); i++) {
-		gssize n;
-
-		/* While the port blocks (a stream, which a line just read may
-		 * have started), a read without a poll before it could wait. */
-		if (i > 0 && self->blocking)
-			break;
-		n = read(fd, buf, sizeof(buf));
-		if (n > 0) {
-			at_framer_feed(&self->framer, buf, (gsize)n, on_line, self);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			/* Data first, then the hang-up: a HUP with nothing
-			 * left to read is final. */
-			if (condition & (G_IO_HUP | G_IO_ERR))
-				port_lost(self, "the port hung up");
-			break;
-		}
-		if (n == 0)
-			port_lost(self, "end of file on the port");
-		else if (errno_means_hangup(errno))
-			port_lost(self, "reading the port failed: %s", g_strerror(errno));
-		else
-			port_lost(self, "unexpected read error on the port: %s", g_strerror(errno));
-		break;
-	}
-	/* shut_down() destroyed the source; returning REMOVE then is harmless. */
+	if (is_closed(self))
+		return G_SOURCE_REMOVE; /* shut_down() destroyed the source */
+	/* Data first, then the hang-up: a HUP with nothing left to read is
+	 * final. */
+	if ((condition & (G_IO_HUP | G_IO_ERR)) && drained)
+		note_hangup(self, "the port hung up");
+	if (self->hangup != NULL)
+		port_lost(self, "%s", self->hangup);
 	return is_closed(self) ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
 }
 
@@ -831,9 +935,20 @@ at_channel_dispose(GObject *object)
 }
 
 static void
+at_channel_finalize(GObject *object)
+{
+	FotaAtChannel *self = FOTA_AT_CHANNEL(object);
+
+	g_free(self->input);
+	g_free(self->hangup);
+	G_OBJECT_CLASS(at_channel_parent_class)->finalize(object);
+}
+
+static void
 at_channel_init(FotaAtChannel *self)
 {
 	self->fd = -1;
+	self->input = g_malloc(INPUT_MAX);
 	at_framer_init(&self->framer);
 	g_queue_init(&self->queue);
 }
@@ -844,6 +959,7 @@ at_channel_class_init(FotaAtChannelClass *klass)
 	GObjectClass *object_class = G_OBJECT_CLASS(klass);
 
 	object_class->dispose = at_channel_dispose;
+	object_class->finalize = at_channel_finalize;
 	signals[SIGNAL_URC] = g_signal_new("urc", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
 	                                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 	signals[SIGNAL_PORT_LOST] =

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -1185,6 +1186,217 @@ test_stream_close(void **state)
 	close(fd);
 }
 
+/* ---- The modem's last words before a reboot ------------------------------ */
+
+/* The modem of the field failure, on a thread of its own (g_assert there:
+ * cmocka's asserts jump, and only on the test's thread): it takes the
+ * package, prints its progress, FILEEND, START and the END of a refused
+ * package at once, then reboots.
+ * Like the simulator (and a USB modem's hang-up), it waits for the host to
+ * read what it printed, up to REBOOT_PATIENCE_MS, and then closes its end,
+ * which discards whatever the host left in the tty. */
+#define REBOOT_PATIENCE_MS 1000
+/* More than one 4 KiB read of the port, and more than the tty holds: the
+ * rest (END among it) follows as the host reads. */
+#define PROGRESS_LINES 128
+/* What each line costs the daemon under ASan at load ~20 (the job machine,
+ * the bus, the record): 20 ms, 2.6 s for all, well beyond the modem's
+ * patience, far above the time it may take the host to read. */
+#define LINE_WORK_MS 20
+
+typedef struct {
+	int master;
+	int slave; /* the modem's own hold on the tty: FIONREAD, what is unread */
+	gsize package;
+	GMutex lock;
+	GCond cond;
+	gboolean printed;  /* everything is written to the host's tty */
+	gboolean all_read; /* the host read everything before the reboot */
+	guint64 received;
+} RebootingModem;
+
+static void
+rebooting_modem_set(RebootingModem *m, gboolean *flag)
+{
+	g_mutex_lock(&m->lock);
+	*flag = TRUE;
+	g_cond_broadcast(&m->cond);
+	g_mutex_unlock(&m->lock);
+}
+
+/* Waits for @flag, at most 10 s. */
+static gboolean
+rebooting_modem_wait(RebootingModem *m, const gboolean *flag)
+{
+	gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+	gboolean set;
+
+	g_mutex_lock(&m->lock);
+	while (!*flag && g_cond_wait_until(&m->cond, &m->lock, deadline))
+		;
+	set = *flag;
+	g_mutex_unlock(&m->lock);
+	return set;
+}
+
+static int
+tty_unread(RebootingModem *m)
+{
+	int pending = 0;
+
+	g_assert_cmpint(ioctl(m->slave, FIONREAD, &pending), ==, 0);
+	return pending;
+}
+
+static void
+rebooting_modem_write(RebootingModem *m, const char *text)
+{
+	for (gsize len = strlen(text); len > 0;) {
+		struct pollfd p = {.fd = m->master, .events = POLLOUT};
+		gssize n = write(m->master, text, len);
+
+		if (n < 0 && errno == EAGAIN) {
+			g_assert_true(poll(&p, 1, 1000) >= 0);
+			continue;
+		}
+		g_assert_true(n > 0);
+		text += n;
+		len -= (gsize)n;
+	}
+}
+
+static gpointer
+rebooting_modem_run(gpointer user_data)
+{
+	RebootingModem *m = user_data;
+	g_autoptr(GString) out = g_string_new(NULL);
+	gint64 deadline;
+	guint8 buf[65536];
+	guint empty = 0;
+
+	while (m->received < m->package) {
+		struct pollfd p = {.fd = m->master, .events = POLLIN};
+		gssize n;
+
+		g_assert_true(poll(&p, 1, 10000) == 1);
+		n = read(m->master, buf, sizeof(buf));
+		g_assert_true(n > 0 || (n < 0 && errno == EAGAIN));
+		m->received += n > 0 ? (guint64)n : 0;
+	}
+	for (guint i = 1; i <= PROGRESS_LINES; i++)
+		g_string_append_printf(out, "\r\n+QIND: \"FOTA\",\"DOWNLOADING\",%u\r\n",
+		                       (i * 100 + PROGRESS_LINES - 1) / PROGRESS_LINES);
+	g_string_append(out, "\r\n+QIND: \"FOTA\",\"FILEEND\",0\r\n");
+	g_string_append(out, "\r\n+QIND: \"FOTA\",\"START\"\r\n");
+	g_string_append(out, "\r\n+QIND: \"FOTA\",\"END\",504\r\n");
+	rebooting_modem_write(m, out->str);
+	rebooting_modem_set(m, &m->printed);
+	/* The reboot: once the host read everything (the queue stayed empty a
+	 * while, as the simulator checks), or when the modem's patience ends. */
+	deadline = g_get_monotonic_time() + REBOOT_PATIENCE_MS * G_TIME_SPAN_MILLISECOND;
+	while (empty < 10 && g_get_monotonic_time() < deadline) {
+		empty = tty_unread(m) == 0 ? empty + 1 : 0;
+		g_usleep(5000);
+	}
+	m->all_read = empty >= 10;
+	close(m->master);
+	return NULL;
+}
+
+/* The daemon under load: every line costs it time. */
+static void
+on_urc_slow(FotaAtChannel *channel, const char *line, RebootingModem *m)
+{
+	g_usleep(LINE_WORK_MS * G_TIME_SPAN_MILLISECOND);
+}
+
+static int
+setup_rebooting(void **state)
+{
+	g_autoptr(GError) error = NULL;
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	RebootingModem *m = g_new0(RebootingModem, 1);
+	Fixture *f;
+	int fd;
+
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	/* before the channel's TIOCEXCL */
+	m->slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	assert_true(m->slave >= 0);
+	fd = serial_port_open(ptsname(master), 115200, SERIAL_FLOW_HARDWARE, &error);
+	if (fd < 0)
+		fail_msg("serial_port_open: %s", error->message);
+	f = fixture_new_on(master, fd, 300);
+	/* the modem's thread has the master from now on */
+	modem_pause(&f->modem);
+	m->master = master;
+	g_mutex_init(&m->lock);
+	g_cond_init(&m->cond);
+	g_object_set_data(G_OBJECT(f->channel), "rebooting-modem", m);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown_rebooting(void **state)
+{
+	Fixture *f = *state;
+	RebootingModem *m = g_object_get_data(G_OBJECT(f->channel), "rebooting-modem");
+
+	f->modem.master = -1; /* closed by the modem's reboot */
+	close(m->slave);
+	g_mutex_clear(&m->lock);
+	g_cond_clear(&m->cond);
+	g_free(m);
+	return fixture_teardown(state);
+}
+
+/* The field failure (a refused FILE package under ASan at load ~20): the
+ * channel took one read's worth of the modem's lines and handed them out
+ * one by one while END waited in the tty; the modem rebooted, its hang-up
+ * discarded END, and the job learnt nothing more until its update bound.
+ * Whatever the modem printed before its hang-up must reach the channel's
+ * listeners, after the stream's last byte as after any other, and the
+ * hang-up must follow them at once. */
+static void
+test_last_words_before_reboot(void **state)
+{
+	Fixture *f = *state;
+	RebootingModem *m = g_object_get_data(G_OBJECT(f->channel), "rebooting-modem");
+	const gsize size = 64 * 1024 + 177;
+	StreamResult r = {0};
+	int fd = make_pattern_file(size);
+	AtStreamSource source = hardware_source(fd, size);
+	GThread *modem;
+	const char *last[3] = {"+QIND: \"FOTA\",\"FILEEND\",0", "+QIND: \"FOTA\",\"START\"",
+	                       "+QIND: \"FOTA\",\"END\",504"};
+
+	m->package = size;
+	g_signal_connect(f->channel, "urc", G_CALLBACK(on_urc_slow), m);
+	modem = g_thread_new("rebooting-modem", rebooting_modem_run, m);
+	at_channel_stream(f->channel, &source, on_progress, &r, NULL, on_stream_done, &r);
+	/* The main loop does not run until the modem has printed it all: the
+	 * worker's end and the modem's lines are there at once, as in the
+	 * field, whatever the scheduler does. */
+	assert_true(rebooting_modem_wait(m, &m->printed));
+	WAIT_UNTIL(r.done && f->port_lost > 0);
+	g_thread_join(modem);
+	if (!r.ok)
+		fail_msg("stream: %s", r.error->message);
+	assert_int_equal(r.sent, size);
+	assert_int_equal(m->received, size);
+	for (guint i = 0; i < 3; i++)
+		assert_string_equal(g_ptr_array_index(f->urcs, f->urcs->len - 3 + i), last[i]);
+	assert_int_equal(f->urcs->len, PROGRESS_LINES + 3);
+	assert_true(m->all_read);
+	assert_int_equal(f->port_lost, 1);
+	assert_false(at_channel_is_open(f->channel));
+	stream_result_clear(&r);
+	close(fd);
+}
+
 /* Without TIOCNXCL the exclusive flag outlives the channel while another
  * process keeps the tty open. */
 static void
@@ -1288,6 +1500,8 @@ main(void)
 	        CHANNEL_TEST(test_stream_cancel_blocked, setup_flow),
 	        CHANNEL_TEST(test_stream_port_lost, setup_flow),
 	        CHANNEL_TEST(test_stream_close, setup_flow),
+	        cmocka_unit_test_setup_teardown(test_last_words_before_reboot, setup_rebooting,
+	                                        teardown_rebooting),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
