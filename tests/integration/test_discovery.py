@@ -14,9 +14,13 @@ first) and come back under other ttyUSB numbers, as a re-enumerating modem's
 do; the daemon is started without a port, so only udev can lead it there.
 """
 
+import ctypes
 import errno
+import fcntl
 import os
 import re
+import socket
+import struct
 import sys
 
 import fotatest
@@ -36,6 +40,34 @@ except (ImportError, ValueError) as e:
 if 'umockdev-preload' not in os.environ.get('LD_PRELOAD', ''):
     print('not under umockdev-wrapper: skipping', file=sys.stderr)
     sys.exit(77)
+
+CLONE_NEWNET = 0x40000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def deep_uevent_queue():
+    """umockdev hands uevents over a unix datagram socket, whose queue holds
+    net.unix.max_dgram_qlen datagrams (10 on Debian 12), where the kernel's
+    netlink socket holds its receive buffer's worth (hundreds of uevents). A
+    plug is 12 uevents in a row: when a daemon slowed by ASan on a loaded
+    machine had not read them yet, umockdev's sender got EAGAIN and aborted
+    the test. In a network namespace of its own (root only) the test gives
+    the queue a netlink-like depth, and brings up its loopback for the HTTP
+    server; elsewhere the machine's setting stays."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        print(f'unshare(CLONE_NEWNET): {os.strerror(ctypes.get_errno())}; '
+              'the uevent queue keeps its depth', file=sys.stderr)
+        return
+    with open('/proc/sys/net/unix/max_dgram_qlen', 'w') as f:
+        f.write('512')
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        ifreq = struct.pack('16sH14x', b'lo', 0)
+        flags = struct.unpack('16sH14x', fcntl.ioctl(sock, SIOCGIFFLAGS, ifreq))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack('16sH14x', b'lo', flags | IFF_UP))
+
 
 MODEM_USB = '1-4'
 IDENTITY = 'usb:2c7c:6026:/devices/' + MODEM_USB
@@ -366,4 +398,5 @@ class DiscoveryTest(fotatest.FotaTestCase):
 
 
 if __name__ == '__main__':
+    deep_uevent_queue()
     fotatest.main()
