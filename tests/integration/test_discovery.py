@@ -45,6 +45,13 @@ CLONE_NEWNET = 0x40000000
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
 
+def has_net_admin():
+    """Whether this process may bring up a loopback (a container may lack it)."""
+    with open('/proc/self/status') as f:
+        caps = next(l for l in f if l.startswith('CapEff:')).split()[1]
+    return int(caps, 16) & (1 << 12) != 0  # CAP_NET_ADMIN
+
+
 def deep_uevent_queue():
     """umockdev hands uevents over a unix datagram socket, whose queue holds
     net.unix.max_dgram_qlen datagrams (10 on Debian 12), where the kernel's
@@ -53,8 +60,9 @@ def deep_uevent_queue():
     machine had not read them yet, umockdev's sender got EAGAIN and aborted
     the test. In a network namespace of its own (root only) the test gives
     the queue a netlink-like depth, and brings up its loopback for the HTTP
-    server; elsewhere the machine's setting stays."""
-    if os.geteuid() != 0:
+    server; elsewhere (not root, or no CAP_NET_ADMIN) the machine's setting
+    stays."""
+    if os.geteuid() != 0 or not has_net_admin():
         return
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWNET) != 0:
