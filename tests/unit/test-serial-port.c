@@ -103,12 +103,20 @@ test_opens_raw_exclusive_nonblocking(void **state)
 	assert_true(fd >= 0);
 	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
-	assert_int_equal(ioctl(fd, TIOCGEXCL, &excl), 0);
-	assert_int_equal(excl, 1);
 	assert_raw_8n1(fd, B115200, TRUE);
 	/* nothing to read, and the read does not wait */
 	assert_int_equal(read(fd, &byte, 1), -1);
 	assert_int_equal(errno, EAGAIN);
+	/* A kernel has TIOCGEXCL (Linux 3.8); qemu-user 7.2 answers ENOSYS
+	 * ("Unsupported ioctl"): the flag cannot be seen there. */
+	if (ioctl(fd, TIOCGEXCL, &excl) != 0 && errno == ENOSYS) {
+		close(fd);
+		print_message("skipped: TIOCGEXCL is not emulated here (qemu-user), the exclusive "
+		              "flag cannot be read\n");
+		skip();
+	}
+	assert_int_equal(ioctl(fd, TIOCGEXCL, &excl), 0);
+	assert_int_equal(excl, 1);
 	assert_int_equal(ioctl(fd, TIOCNXCL), 0);
 	close(fd);
 	assert_int_equal(count_fds(), f->fds_before);
@@ -169,7 +177,18 @@ test_every_standard_baud(void **state)
 
 	for (guint i = 0; i < G_N_ELEMENTS(rates); i++) {
 		g_autoptr(GError) error = NULL;
-		int fd = serial_port_open(f->slave, rates[i].baud, SERIAL_FLOW_NONE, &error);
+		int fd;
+
+		/* qemu-user 7.2 translates the termios speeds up to B460800
+		 * only: a higher one reads back as B0 (tests/unit/meson.build
+		 * sets FOTA_TEST_EMULATOR in a cross build). */
+		if (rates[i].baud > 460800 && g_getenv("FOTA_TEST_EMULATOR") != NULL) {
+			print_message("skipped from %u baud on: %s does not translate termios "
+			              "speeds above B460800\n",
+			              rates[i].baud, g_getenv("FOTA_TEST_EMULATOR"));
+			skip();
+		}
+		fd = serial_port_open(f->slave, rates[i].baud, SERIAL_FLOW_NONE, &error);
 
 		assert_null(error);
 		assert_true(fd >= 0);
