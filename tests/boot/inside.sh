@@ -8,65 +8,8 @@
 set -u
 export DEBIAN_FRONTEND=noninteractive
 results=/results
-log=$results/checks.log
-sim=/usr/local/bin/fota-modem-sim
-link=/run/fota-sim/modem
-www=/srv/www
-http_port=8080
-bus=(org.quectel.Fota1 /org/quectel/Fota1)
-failures=0
-: >"$log"
-
-note() { echo "$*" | tee -a "$log"; }
-ok() { note "ok: $*"; }
-fail() {
-	note "FAIL: $*"
-	failures=$((failures + 1))
-}
-check() { # DESCRIPTION COMMAND...: ok when COMMAND succeeds
-	local what=$1
-	shift
-	if "$@" >>"$results/commands.log" 2>&1; then ok "$what"; else fail "$what"; fi
-}
-wait_for() { # SECONDS COMMAND...: polls until COMMAND succeeds
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.2
-	done
-}
-cursor() { journalctl -n 0 --show-cursor -q | sed -n 's/^-- cursor: //p'; }
-as() { # USER COMMAND...
-	local user=$1
-	shift
-	runuser -u "$user" -- "$@"
-}
-revision() { busctl get-property "${bus[@]}" org.quectel.Fota1 ModemRevision | sed 's/^s "\(.*\)"$/\1/'; }
-state() { busctl get-property "${bus[@]}" org.quectel.Fota1 State | sed 's/^s "\(.*\)"$/\1/'; }
-
-# The simulator as a service of its own; the daemon reaches it through the
-# link. A pty keeps TIOCEXCL while its master is open, so a daemon started
-# anew (not resumed by the modem's reboot) needs a fresh simulator. Each
-# gets a unit name of its own: a transient unit just stopped may still be
-# loaded, and systemd-run then refuses its name ("already loaded").
-sims=0
-start_sim() { # REVISION
-	if ((sims > 0)); then
-		systemctl stop "fota-sim-$sims.service" >/dev/null 2>&1
-	fi
-	sims=$((sims + 1))
-	mkdir -p /run/fota-sim
-	systemd-run -q --unit="fota-sim-$sims" --service-type=exec "$sim" --link "$link" \
-		--log "$results/sim.log" --revision "$1" --reboot-ms 500 --update-ms 4000 \
-		--download-ms 1000 &&
-		wait_for 10 test -e "$link"
-}
-make_package() { # FROM TO NAME
-	"$sim" --make-package "$www/$3" --from "$1" --to "$2" --size 65536 >/dev/null
-}
-R1=EC200TCNDAR02A01M16 R2=EC200TCNDAR02A02M16 R3=EC200TCNDAR02A03M16
-R4=EC200TCNDAR02A04M16 R5=EC200TCNDAR02A05M16
+# note, ok, fail, check, wait_for, revision, state, start_sim, make_package
+. "$(dirname "$0")/check-lib.sh"
 
 # ---- the package
 if apt-get install -y -q /root/quectel-fotad_*.deb >"$results/apt.log" 2>&1; then

@@ -62,6 +62,7 @@ chmod 0755 "$root"
 cp "$deb" "$root/root/"
 install -m 0755 "$sim" "$root/usr/local/bin/fota-modem-sim"
 install -D -m 0755 "$here/inside.sh" "$root/usr/local/lib/boot-test/inside.sh"
+install -m 0644 "$here/check-lib.sh" "$root/usr/local/lib/boot-test/check-lib.sh"
 cat >"$root/etc/systemd/system/boot-test.service" <<'UNIT'
 [Unit]
 Description=quectel-fotad boot test
