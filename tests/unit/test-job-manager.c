@@ -2,7 +2,8 @@
 /* FotaJobManager: what a Start call is told, and what the modem sees of it,
  * before and around a job: a record that cannot be written, a busy
  * manager, a Cancel during the sha256 check, packages refused at the door,
- * an unreadable record. The modem is a scripted pty modem. */
+ * the largest package on every word size, an unreadable record. The modem
+ * is a scripted pty modem. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,10 +14,13 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fota-dbus-error.h"
+#include "fota-limits.h"
 #include "job-manager.h"
+#include "job-store.h"
 #include "test-fake-modem.h"
 #include "test-util.h"
 
@@ -152,14 +156,20 @@ test_second_start_is_busy(void **state)
 	assert_string_equal(job_manager_get_record(f->manager)->id, first);
 }
 
+/* A file of @size bytes that takes no room: the size is what is tested.
+ * ftruncate() takes an off_t, 64 bits on a 32-bit build only with
+ * _FILE_OFFSET_BITS=64, which such a build must have. */
 static int
 sparse_package(Fixture *f, goffset size)
 {
 	g_autofree char *path = g_build_filename(f->dir, "package.bin", NULL);
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	struct stat st;
 
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, size), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_true(st.st_size == size);
 	return fd;
 }
 
@@ -215,10 +225,57 @@ test_packages_refused_at_the_door(void **state)
 
 	new_manager(f, f->state_dir);
 	assert_file_refused(f, sparse_package(f, 0), "size must be 1..4294967295");
-	assert_file_refused(f, sparse_package(f, G_GINT64_CONSTANT(4294967296)), "4294967296");
+	/* the size as it is, not wrapped to 0 by a 32-bit type */
+	assert_file_refused(f, sparse_package(f, G_GINT64_CONSTANT(4294967296)), "got 4294967296");
 	assert_file_refused(f, open(path, O_PATH | O_CLOEXEC), "opened for reading");
 	assert_file_refused(f, open(f->dir, O_RDONLY | O_CLOEXEC), "regular file");
 	assert_int_equal(f->fake->received->len, 0);
+}
+
+static const char *
+received_qfotadl(Fixture *f)
+{
+	for (guint i = 0; i < f->fake->received->len; i++) {
+		const char *line = g_ptr_array_index(f->fake->received, i);
+
+		if (g_str_has_prefix(line, "AT+QFOTADL=\""))
+			return line;
+	}
+	return NULL;
+}
+
+/* The modem's bound, 2^32-1 bytes (FILE:<length> is a 32-bit count), on
+ * every word size: armhf's 32-bit long and size_t must neither truncate
+ * nor refuse it. Nothing is streamed: the scripted modem never says
+ * FILESTART. One byte more is refused in test_packages_refused_at_the_door. */
+static void
+test_largest_package_reaches_the_modem(void **state)
+{
+	Fixture *f = *state;
+	const JobRecord *record;
+	const char *qfotadl = NULL;
+	g_autoptr(JobStore) store = NULL;
+	g_autoptr(JobRecord) saved = NULL;
+	g_autoptr(GError) error = NULL;
+
+	assert_true(FOTA_PACKAGE_MAX == G_GUINT64_CONSTANT(4294967295));
+	new_manager(f, f->state_dir);
+	job_manager_start_file(f->manager, sparse_package(f, FOTA_PACKAGE_MAX), NULL, replied, f);
+	wait_reply(f);
+	assert_null(f->error);
+	record = job_manager_get_record(f->manager);
+	assert_non_null(record);
+	assert_true(record->file_size == FOTA_PACKAGE_MAX);
+	assert_string_equal(record->source, "file:4294967295");
+	for (guint i = 0; i < WAIT_S * 100 && (qfotadl = received_qfotadl(f)) == NULL; i++)
+		test_run_for(10);
+	assert_non_null(qfotadl);
+	assert_true(g_str_has_prefix(qfotadl, "AT+QFOTADL=\"FILE:4294967295\","));
+	/* what a restarted daemon reads back */
+	store = job_store_new(f->state_dir);
+	assert_true(job_store_load(store, &saved, &error));
+	assert_non_null(saved);
+	assert_true(saved->file_size == FOTA_PACKAGE_MAX);
 }
 
 /* A record nobody can read is a failure of unknown outcome, never "no job". */
@@ -248,6 +305,8 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_second_start_is_busy, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_cancel_while_hashing, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_packages_refused_at_the_door, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_largest_package_reaches_the_modem, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_unreadable_record_is_a_failure, setup,
 	                                        teardown),
 	};
