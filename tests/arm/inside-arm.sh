@@ -49,12 +49,7 @@ printf '[Service]\nDeviceAllow=char-pts rw\n' \
 printf '[modem]\nport=%s\n' "$link" >/etc/quectel-fotad/quectel-fotad.conf
 systemctl daemon-reload
 useradd -m -G quectel-fota fotamember || fail "useradd fotamember"
-make_package "$R1" "$R2" a02.bin
-make_package "$R2" "$R3" a03.bin
-make_package "$R3" "$R4" a04.bin
-chmod -R a+rX "$www"
-systemd-run -q --unit=fota-http --service-type=exec \
-	busybox httpd -f -p "127.0.0.1:$http_port" -h "$www"
+serve_packages "$R1" "$R2" "$R3" "$R4" || fail "the packages are served over HTTP"
 start_sim "$R1" || fail "the simulator starts"
 
 began=$(now)

@@ -63,5 +63,22 @@ start_sim() { # REVISION [SIMULATOR OPTION...]: the later options win
 make_package() { # FROM TO NAME
 	"$sim" --make-package "$www/$3" --from "$1" --to "$2" --size 65536 >/dev/null
 }
+# A package from each REVISION to the next (a0N.bin, N the target's place:
+# a02.bin takes the first to the second), served on 127.0.0.1 by busybox
+# httpd as a service; returns once it answers.
+serve_packages() { # REVISION...
+	local from=$1 to n=2
+	shift
+	mkdir -p "$www"
+	for to in "$@"; do
+		make_package "$from" "$to" "a0$n.bin"
+		from=$to
+		n=$((n + 1))
+	done
+	chmod -R a+rX "$www"
+	systemd-run -q --unit=fota-http --service-type=exec \
+		busybox httpd -f -p "127.0.0.1:$http_port" -h "$www" &&
+		wait_for 10 busybox wget -q -O /dev/null "http://127.0.0.1:$http_port/a02.bin"
+}
 R1=EC200TCNDAR02A01M16 R2=EC200TCNDAR02A02M16 R3=EC200TCNDAR02A03M16
 R4=EC200TCNDAR02A04M16 R5=EC200TCNDAR02A05M16
