@@ -62,14 +62,17 @@ def deep_uevent_queue():
     the queue a netlink-like depth, and brings up its loopback for the HTTP
     server; elsewhere (not root, or no CAP_NET_ADMIN) the machine's setting
     stays."""
-    if os.geteuid() != 0 or not has_net_admin():
+    qlen = '/proc/sys/net/unix/max_dgram_qlen'
+    # /proc/sys is read-only in a container (systemd-nspawn): even in a
+    # namespace of its own the queue keeps its depth there.
+    if os.geteuid() != 0 or not has_net_admin() or not os.access(qlen, os.W_OK):
         return
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWNET) != 0:
         print(f'unshare(CLONE_NEWNET): {os.strerror(ctypes.get_errno())}; '
               'the uevent queue keeps its depth', file=sys.stderr)
         return
-    with open('/proc/sys/net/unix/max_dgram_qlen', 'w') as f:
+    with open(qlen, 'w') as f:
         f.write('512')
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         ifreq = struct.pack('16sH14x', b'lo', 0)

@@ -20,8 +20,10 @@
 #define READ_POLL_MS      5
 /* The kernel moves written bytes to the slave's queue from a work queue: an
  * empty queue right after a write may still have bytes on their way. Empty
- * this many polls in a row means read (and a modem takes this long anyway). */
-#define READ_POLL_EMPTY 10
+ * this many polls in a row (200 ms) means read, and a modem takes this long
+ * anyway. 50 ms was not enough on a loaded machine: END,504 was still on its
+ * way 175 ms later, and the hang-up discarded it. */
+#define READ_POLL_EMPTY 40
 
 struct _SimPty {
 	const SimConfig *cfg;

@@ -16,6 +16,7 @@ import shutil
 import ssl
 import subprocess
 import tempfile
+import termios
 import threading
 import time
 import tty
@@ -40,7 +41,9 @@ class Port:
         self.link = link
         self.pts = os.readlink(link)
         self.fd = os.open(link, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        tty.setraw(self.fd)
+        # TCSANOW: the default TCSAFLUSH would discard what the modem said before
+        # this open, the boot URCs of a quick reboot among them.
+        tty.setraw(self.fd, termios.TCSANOW)
         self.buf = b""
         self.raw = b""  # everything received, for echo checks
 
