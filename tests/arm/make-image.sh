@@ -34,7 +34,7 @@ tarball=$("$here/../boot/make-rootfs.sh" --arch "$arch" \
 	--initramfs-modules "virtio_pci virtio_blk ext4 crc32c_generic" "$cachedir" libglib2.0-0 \
 	libjson-glib-1.0-0 libsystemd0 libudev1 libcurl4 libnettle8 udev "$kernel")
 key=$({
-	cat "$0"
+	cat "$0" "$here/arm-check.service"
 	basename "$tarball"
 } | sha256sum | cut -c1-12)
 image=$cachedir/quectel-fotad-arm-$arch-$key
@@ -60,24 +60,7 @@ LABEL=fota-results /results ext4 rw,nofail,x-systemd.device-timeout=60s 0 2
 FSTAB
 mkdir -p "$root/results" "$root/var/log/journal"
 echo fota-arm >"$root/etc/hostname"
-cat >"$root/etc/systemd/system/arm-check.service" <<'UNIT'
-[Unit]
-Description=quectel-fotad ARM check (tests/arm)
-After=multi-user.target dbus.service
-RequiresMountsFor=/results
-ConditionPathExists=/results/run
-SuccessAction=poweroff
-FailureAction=poweroff
-
-[Service]
-Type=oneshot
-ExecStart=/results/run
-StandardOutput=journal+console
-TimeoutStartSec=1200
-
-[Install]
-WantedBy=multi-user.target
-UNIT
+install -m 0644 "$here/arm-check.service" "$root/etc/systemd/system/arm-check.service"
 ln -s ../arm-check.service "$root/etc/systemd/system/multi-user.target.wants/arm-check.service"
 # apt's daily jobs would take dpkg's lock from the check's apt-get.
 for timer in apt-daily.timer apt-daily-upgrade.timer; do

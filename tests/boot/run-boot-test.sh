@@ -63,22 +63,7 @@ cp "$deb" "$root/root/"
 install -m 0755 "$sim" "$root/usr/local/bin/fota-modem-sim"
 install -D -m 0755 "$here/inside.sh" "$root/usr/local/lib/boot-test/inside.sh"
 install -m 0644 "$here/check-lib.sh" "$root/usr/local/lib/boot-test/check-lib.sh"
-cat >"$root/etc/systemd/system/boot-test.service" <<'UNIT'
-[Unit]
-Description=quectel-fotad boot test
-After=multi-user.target dbus.service
-SuccessAction=poweroff
-FailureAction=poweroff
-
-[Service]
-Type=oneshot
-ExecStart=/usr/local/lib/boot-test/inside.sh
-StandardOutput=journal+console
-TimeoutStartSec=480
-
-[Install]
-WantedBy=multi-user.target
-UNIT
+install -m 0644 "$here/boot-test.service" "$root/etc/systemd/system/boot-test.service"
 ln -s ../boot-test.service "$root/etc/systemd/system/multi-user.target.wants/boot-test.service"
 mkdir -p "$root/var/log/journal"
 echo boottest >"$root/etc/hostname"
