@@ -22,6 +22,8 @@ import test_swupdate
 from fleettest import FLEET_SRC
 
 DEVICE = 'gateway-7'
+# Where the simulated modem pauses the FILE transfer (of a 2 MiB package): a few percent in.
+HOLD = 65536
 HELPER = os.path.join(FLEET_SRC, 'swupdate', 'quectel-fota-hawkbit')
 MAN_PAGE = os.path.join(os.environ.get('FOTA_SRCDIR', '../..'), 'man', 'quectel-fota-fleet.7')
 
@@ -217,11 +219,20 @@ class HawkbitTest(test_swupdate.SwupdateTest):
         self.assertModemRuns(pkg.to)
 
     def test_progress_feedback_rises_while_the_modem_works(self):
+        # The modem stops taking the package after HOLD bytes until the server has the
+        # first feedback: the transfer is under way then, however fast the host streams.
+        self.start_sim(flags=tuple(self.sim_flags) + ('--file-hold', str(HOLD)))
+        self.restart_daemon()
         pkg = self.package()
         action = self.deploy(pkg, pkg.to)
+        first = fotatest.wait_until(lambda: self.handler_progress(action), 45,
+                                    'the first progress feedback')
+        self.assertEqual([e['received'] for e in self.sim.events('file-hold')], [HOLD])
+        self.sim.proc.send_signal(signal.SIGUSR1)
         closed = self.wait_closed(action)
         self.assertEqual(closed['finished'], 'success', closed)
         percents = self.handler_progress(action)
+        self.assertEqual(percents[0], first[0], percents)
         self.assertEqual(percents, sorted(set(percents)), percents)
         # From the start: the handler waited for the watcher's word on the action.
         self.assertLess(percents[0], 10, percents)

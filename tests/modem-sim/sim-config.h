@@ -54,6 +54,7 @@ typedef struct {
 	guint file_end_delay_ms; /* between the last FILE byte and FILEEND */
 	guint check_ms;          /* package check between the download's end and START */
 	guint64 file_early_end;  /* FILEEND,<code> after this many FILE bytes; 0: off */
+	guint64 file_hold;       /* stop reading after this many FILE bytes until SIGUSR1; 0: off */
 	int file_early_end_code;
 	guint net_timeout_ms;
 	gboolean https_insecure;

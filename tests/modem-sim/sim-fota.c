@@ -26,6 +26,7 @@ typedef enum {
 	FAULT_CUT = 1 << 1,
 	FAULT_REFUSE = 1 << 2,
 	FAULT_RESTORE = 1 << 3,
+	FAULT_HOLD = 1 << 4,
 } Fault;
 
 typedef enum {
@@ -63,7 +64,8 @@ struct _SimFota {
 	guint timer;
 	gint64 phase_start_us;
 	guint downloading_sent;
-	Fault fired; /* the once-per-run faults that have happened */
+	Fault fired;      /* the once-per-run faults that have happened */
+	gboolean holding; /* --file-hold: not reading until sim_fota_release_hold() */
 
 	SimNetDownload *net;
 	gboolean net_done;
@@ -113,6 +115,7 @@ reset(SimFota *fota)
 	fota->downloading_sent = 0;
 	fota->step_index = 0;
 	fota->quiet = FALSE;
+	fota->holding = FALSE;
 	fota->trace_wait = TRACE_WAIT_DELAY;
 	fota->state = ST_IDLE;
 }
@@ -470,6 +473,50 @@ sim_fota_wants_raw(const SimFota *fota)
 	return fota->state == ST_FILE || (fota->state == ST_TRACE && fota->parser != NULL);
 }
 
+/* --file-hold: the hold point lies ahead in this transfer, and no hold happened yet. */
+static gboolean
+hold_due(SimFota *fota, guint64 received, guint64 stop)
+{
+	guint64 at = fota->modem->cfg->file_hold;
+
+	return fault_due(fota, FAULT_HOLD, at > 0) && at > received && at < stop;
+}
+
+/* The modem stops reading: the host's writes block once the kernel's buffer is full. Its own
+ * stall timer waits too, since the pause is the modem's. */
+static void
+begin_hold(SimFota *fota, guint64 received)
+{
+	SimLogEntry *entry = sim_log_begin(fota->modem->log, "file-hold");
+
+	sim_log_int(entry, "received", (gint64)received);
+	sim_log_end(entry);
+	fota->fired |= FAULT_HOLD;
+	fota->holding = TRUE;
+	remove_timer(fota);
+}
+
+gboolean
+sim_fota_holding(const SimFota *fota)
+{
+	return fota->holding;
+}
+
+void
+sim_fota_release_hold(SimFota *fota)
+{
+	SimLogEntry *entry;
+
+	if (!fota->holding)
+		return;
+	fota->holding = FALSE;
+	entry = sim_log_begin(fota->modem->log, "file-release");
+	sim_log_end(entry);
+	if (fota->state == ST_FILE)
+		arm_file_timer(fota);
+	sim_modem_resume_input(fota->modem);
+}
+
 gsize
 sim_fota_feed_raw(SimFota *fota, const guint8 *data, gsize len)
 {
@@ -479,7 +526,10 @@ sim_fota_feed_raw(SimFota *fota, const guint8 *data, gsize len)
 	guint64 early = tracing ? 0 : fota->modem->cfg->file_early_end;
 	guint64 stop = early > 0 && early < length ? early : length;
 	guint64 received = sim_package_parser_received(fota->parser);
-	gsize take = (gsize)MIN((guint64)len, stop - received);
+	/* --file-hold pauses the transfer before its stop. */
+	guint64 until =
+	        !tracing && hold_due(fota, received, stop) ? fota->modem->cfg->file_hold : stop;
+	gsize take = (gsize)MIN((guint64)len, until - received);
 
 	sim_package_parser_feed(fota->parser, data, take);
 	sim_cmdscan_feed(&fota->scan, data, take);
@@ -488,6 +538,10 @@ sim_fota_feed_raw(SimFota *fota, const guint8 *data, gsize len)
 		send_downloading(fota, received, length);
 	if (!tracing && hangup_due(fota, SIM_HANGUP_DOWNLOADING) && received * 2 >= length) {
 		crash(fota, SIM_HANGUP_DOWNLOADING);
+		return take;
+	}
+	if (received == until && until < stop) {
+		begin_hold(fota, received);
 		return take;
 	}
 	if (received == stop && stop < length) {

@@ -20,6 +20,9 @@ void sim_fota_start(SimFota *fota, SimFotadlRequest *request);
 gboolean sim_fota_wants_raw(const SimFota *fota);
 /* Consumes at most the bytes still expected; returns how many it took. */
 gsize sim_fota_feed_raw(SimFota *fota, const guint8 *data, gsize len);
+/* --file-hold: FILE bytes wait in the kernel (the host blocks) until release_hold(). */
+gboolean sim_fota_holding(const SimFota *fota);
+void sim_fota_release_hold(SimFota *fota);
 /* An outside reboot (AT+CFUN=1,1): whatever was going on is lost. */
 void sim_fota_abort(SimFota *fota);
 /* The modem speaks again after a reboot (boot URCs sent) or a vanish: a mode-0 update, an

@@ -2,6 +2,7 @@
 /* fota-modem-sim: a Quectel LTE modem on a pty, for testing quectel-fotad without hardware.
  * See README.md for the manual. */
 #include "sim-config.h"
+#include "sim-fota.h"
 #include "sim-log.h"
 #include "sim-modem.h"
 #include "sim-package.h"
@@ -66,6 +67,7 @@ typedef struct {
 	int reboot_ms, boot_urc_delay_ms, download_ms, update_ms, file_timeout_ms, net_timeout_ms;
 	int file_end_delay_ms, check_ms;
 	char *file_early_end;
+	gint64 file_hold;
 	gboolean no_echo, fail_qfotadl, silent, garbage, split_writes, interleave_urcs;
 	gboolean quiet_update, require_pdp, https_insecure, urc_before_ok;
 	int download_error, update_error;
@@ -242,6 +244,10 @@ build_config(const Options *o, SimConfig *cfg, GError **error)
 		return FALSE;
 	if (!parse_early_end(o->file_early_end, cfg, error))
 		return FALSE;
+	if (o->file_hold < 0 || o->file_hold > G_MAXUINT32)
+		return fail(error, "--file-hold must be 0..%u, got %" G_GINT64_FORMAT, G_MAXUINT32,
+		            o->file_hold);
+	cfg->file_hold = (guint64)o->file_hold;
 	cfg->no_echo = o->no_echo;
 	cfg->fail_qfotadl = o->fail_qfotadl;
 	cfg->download_error = o->download_error;
@@ -296,6 +302,14 @@ static gboolean
 on_signal(gpointer user_data)
 {
 	g_main_loop_quit(user_data);
+	return G_SOURCE_CONTINUE;
+}
+
+/* SIGUSR1 ends a --file-hold: the test decides when the modem reads again. */
+static gboolean
+on_release_hold(gpointer user_data)
+{
+	sim_fota_release_hold(((SimModem *)user_data)->fota);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -384,6 +398,8 @@ main(int argc, char **argv)
 	         "N"},
 	        {"file-early-end", 0, 0, G_OPTION_ARG_STRING, &o.file_early_end,
 	         "FILE mode: FILEEND,CODE (default 500) after N bytes (0: off)", "N[,CODE]"},
+	        {"file-hold", 0, 0, G_OPTION_ARG_INT64, &o.file_hold,
+	         "FILE mode: stop reading after N bytes until SIGUSR1 (once)", "N"},
 	        {"file-timeout-ms", 0, 0, G_OPTION_ARG_INT, &o.file_timeout_ms,
 	         "FILE mode stall timeout", "N"},
 	        {"net-timeout-ms", 0, 0, G_OPTION_ARG_INT, &o.net_timeout_ms,
@@ -462,6 +478,7 @@ main(int argc, char **argv)
 	}
 	g_unix_signal_add(SIGTERM, on_signal, loop);
 	g_unix_signal_add(SIGINT, on_signal, loop);
+	g_unix_signal_add(SIGUSR1, on_release_hold, modem);
 	g_main_loop_run(loop);
 	/* Freeing the modem removes the link; a download thread may still be running, which
 	 * is why curl_global_cleanup() is left to process exit. */

@@ -19,7 +19,8 @@ process_backlog(SimModem *modem)
 	/* Each pass consumes either FILE bytes or one AT line, then re-checks the routing:
 	 * a command can switch the port to FILE mode, FILE mode can end mid-buffer, and a
 	 * reboot (which empties the backlog) can happen in either. */
-	while (modem->backlog->len > 0 && !sim_at_busy(modem->at)) {
+	while (modem->backlog->len > 0 && !sim_at_busy(modem->at) &&
+	       !sim_fota_holding(modem->fota)) {
 		gboolean raw = sim_fota_wants_raw(modem->fota);
 		gsize used;
 

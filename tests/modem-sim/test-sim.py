@@ -13,6 +13,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import ssl
 import subprocess
 import tempfile
@@ -492,6 +493,27 @@ class TestSimulator(unittest.TestCase):
         self.assertNotIn("first_command", ev)
         self.assertEqual(self.after_file(sim)["bytes"], len(b"\x01\x02junk\rAT\r"))
         self.assertEqual(sim.events("revision"), [])
+
+    @with_sim("--file-hold", "1000", "--file-timeout-ms", "300")
+    def test_file_hold(self, sim):
+        """After 1000 bytes nothing is read until SIGUSR1, and the stall timer waits too;
+        then the transfer goes on to the end. Once per run."""
+        p, data = self.begin_transfer(sim)
+        p.write(data[:1500])
+        self.assertEqual(sim.wait_event("file-hold", lambda e: True)["received"], 1000)
+        # Three stall timeouts with bytes waiting in the kernel: no FILEEND,500.
+        with self.assertRaises(TimeoutError):
+            p.expect(fota("FILEEND"), 0.9)
+        self.assertEqual(sim.events("file"), [])
+        sim.proc.send_signal(signal.SIGUSR1)
+        sim.wait_event("file-release", lambda e: True)
+        p.write(data[1500:])
+        lines = p.wait_vanished(10)
+        self.assertEqual(fota_urcs(lines), upgrade_urcs("FILEEND", updates=100))
+        ev = sim.events("file")[0]
+        self.assertEqual((ev["received"], ev["sha256"]),
+                         (len(data), hashlib.sha256(data).hexdigest()))
+        self.assertEqual(len(sim.events("file-hold")), 1)
 
     @with_sim("--file-early-end", "1000,0")
     def test_file_early_end_code_0(self, sim):

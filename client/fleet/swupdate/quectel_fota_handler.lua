@@ -138,7 +138,8 @@ local function feedback_sender(action)
 end
 
 -- Runs fotactl, calling on_progress(state, step percent) when the figure
--- rises; true, or false, why the job failed and the daemon's verdict
+-- rises (from the job fotactl follows, then from each progress event: the
+-- signals before fotactl follows are in the job's figure, not repeated); true, or false, why the job failed and the daemon's verdict
 -- ("ERROR-NAME: message", nil when fotactl printed none).
 local function run_fotactl(argv, on_progress)
 	local pipe = io.popen(command_line(argv) .. " 2>&1", "r")
@@ -150,7 +151,7 @@ local function run_fotactl(argv, on_progress)
 	for line in pipe:lines() do
 		swupdate.trace("quectel-fota: " .. line)
 		local event = json_string(line, "event")
-		if event == "progress" then
+		if event == "progress" or event == "job" then
 			local state = json_string(line, "state")
 			local percent = handler.step_percent(state, tonumber(line:match('"percent":(%d+)')) or 0)
 			if percent ~= nil and percent > last then
