@@ -6,8 +6,11 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "test-util.h"
 
@@ -84,4 +87,20 @@ test_assert_event(GPtrArray *events, guint index, const char *expected, guint ti
 	if (!test_wait_events(events, index + 1, timeout_s))
 		fail_msg("no event #%u (expected %s)", index, expected);
 	assert_string_equal(g_ptr_array_index(events, index), expected);
+}
+
+int
+test_tty_exclusive(int fd)
+{
+	int excl = 0;
+
+	/* A kernel has TIOCGEXCL (Linux 3.8); qemu-user 7.2 does not emulate it. */
+	if (ioctl(fd, TIOCGEXCL, &excl) != 0 && errno == ENOSYS) {
+		close(fd);
+		print_message("skipped: TIOCGEXCL is not emulated here (qemu-user), the exclusive "
+		              "flag cannot be read\n");
+		skip();
+	}
+	assert_int_equal(ioctl(fd, TIOCGEXCL, &excl), 0);
+	return excl;
 }

@@ -14,6 +14,10 @@ char *test_make_tmp_dir(const char *tmpl);
 /* Removes @dir and everything below it; symlinks are removed, not followed. */
 void test_remove_tree(const char *dir);
 
+/* The tty's exclusive flag (TIOCGEXCL). Where the ioctl is not there (qemu-user 7.2 answers
+ * ENOSYS), closes @fd and skips the test: the flag cannot be seen. */
+int test_tty_exclusive(int fd);
+
 /* Iterates the default main context for @ms milliseconds. */
 void test_run_for(guint ms);
 

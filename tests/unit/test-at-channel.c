@@ -20,6 +20,7 @@
 
 #include "at-channel.h"
 #include "serial-port.h"
+#include "test-util.h"
 
 /* Every wait of the tests: iterates the loop until @cond, at most 20 s. */
 #define WAIT_UNTIL(cond)                                                                           \
@@ -1404,24 +1405,13 @@ test_close_clears_exclusive(void **state)
 {
 	Fixture *f = *state;
 	int other = open(ptsname(f->modem.master), O_RDWR | O_NOCTTY | O_CLOEXEC);
-	int excl = -1;
 
 	if (other < 0 && errno == EBUSY)
 		skip(); /* only root opens a tty in exclusive mode a second time */
 	assert_true(other >= 0);
-	/* A kernel has TIOCGEXCL (Linux 3.8); qemu-user 7.2 answers ENOSYS
-	 * ("Unsupported ioctl"): the flag cannot be seen there. */
-	if (ioctl(other, TIOCGEXCL, &excl) != 0 && errno == ENOSYS) {
-		close(other);
-		print_message("skipped: TIOCGEXCL is not emulated here (qemu-user), the exclusive "
-		              "flag cannot be read\n");
-		skip();
-	}
-	assert_int_equal(ioctl(other, TIOCGEXCL, &excl), 0);
-	assert_int_equal(excl, 1);
+	assert_int_equal(test_tty_exclusive(other), 1);
 	at_channel_close(f->channel);
-	assert_int_equal(ioctl(other, TIOCGEXCL, &excl), 0);
-	assert_int_equal(excl, 0);
+	assert_int_equal(test_tty_exclusive(other), 0);
 	close(other);
 }
 

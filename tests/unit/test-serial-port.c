@@ -96,7 +96,6 @@ test_opens_raw_exclusive_nonblocking(void **state)
 	Fixture *f = *state;
 	g_autoptr(GError) error = NULL;
 	int fd = serial_port_open(f->slave, 115200, SERIAL_FLOW_HARDWARE, &error);
-	int excl = 0;
 	char byte;
 
 	assert_null(error);
@@ -107,16 +106,7 @@ test_opens_raw_exclusive_nonblocking(void **state)
 	/* nothing to read, and the read does not wait */
 	assert_int_equal(read(fd, &byte, 1), -1);
 	assert_int_equal(errno, EAGAIN);
-	/* A kernel has TIOCGEXCL (Linux 3.8); qemu-user 7.2 answers ENOSYS
-	 * ("Unsupported ioctl"): the flag cannot be seen there. */
-	if (ioctl(fd, TIOCGEXCL, &excl) != 0 && errno == ENOSYS) {
-		close(fd);
-		print_message("skipped: TIOCGEXCL is not emulated here (qemu-user), the exclusive "
-		              "flag cannot be read\n");
-		skip();
-	}
-	assert_int_equal(ioctl(fd, TIOCGEXCL, &excl), 0);
-	assert_int_equal(excl, 1);
+	assert_int_equal(test_tty_exclusive(fd), 1);
 	assert_int_equal(ioctl(fd, TIOCNXCL), 0);
 	close(fd);
 	assert_int_equal(count_fds(), f->fds_before);
