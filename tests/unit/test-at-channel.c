@@ -862,11 +862,16 @@ move_offset(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
-static void
-test_stream_paced_exact(void **state)
+/* The pacer keeps to its schedule, but gives up the time of a host stall
+ * longer than its catch-up (100 ms) rather than burst: a loaded CI host once
+ * made a run 7 % slow. A drifting pacer is slow on every run, so a slow run
+ * counts only when it repeats; a fast one fails at once. */
+#define PACED_ATTEMPTS 3
+
+/* Streams 1.5 s of pattern at @rate through @f's modem; the achieved rate. */
+static double
+paced_stream_rate(Fixture *f, guint rate)
 {
-	Fixture *f = *state;
-	const guint rate = 64 * 1024;
 	const gsize size = 96 * 1024; /* 1.5 s: the second buffer is read mid-stream */
 	StreamResult r = {0};
 	int fd = make_pattern_file(size);
@@ -892,11 +897,33 @@ test_stream_paced_exact(void **state)
 	if (f->modem.sink_max_read > AT_STREAM_PACED_MAX_WRITE)
 		fail_msg("a paced write of %zu bytes", f->modem.sink_max_read);
 	achieved = (double)size / elapsed;
-	if (achieved < rate * 0.95 || achieved > rate * 1.05)
+	if (achieved > rate * 1.05)
 		fail_msg("paced stream achieved %.0f B/s, set %u B/s", achieved, rate);
 	assert_true(r.progress_calls >= 2 && r.progress_calls <= elapsed * 4 + 2);
 	stream_result_clear(&r);
 	close(fd);
+	return achieved;
+}
+
+static void
+test_stream_paced_exact(void **state)
+{
+	const guint rate = 64 * 1024;
+	double achieved = paced_stream_rate(*state, rate);
+
+	for (guint i = 1; i < PACED_ATTEMPTS && achieved < rate * 0.95; i++) {
+		void *again = NULL;
+
+		print_message("paced stream achieved %.0f B/s, set %u B/s: again, in case the "
+		              "host stalled\n",
+		              achieved, rate);
+		setup_seqpacket(&again);
+		achieved = paced_stream_rate(again, rate);
+		fixture_teardown(&again);
+	}
+	if (achieved < rate * 0.95)
+		fail_msg("paced stream achieved %.0f B/s, set %u B/s, %u times", achieved, rate,
+		         PACED_ATTEMPTS);
 }
 
 static void
