@@ -138,8 +138,9 @@ local function feedback_sender(action)
 end
 
 -- Runs fotactl, calling on_progress(state, step percent) when the figure
--- rises (from the job fotactl follows, then from each progress event: the
--- signals before fotactl follows are in the job's figure, not repeated); true, or false, why the job failed and the daemon's verdict
+-- rises: from the job fotactl follows, then from each progress event (the
+-- signals before fotactl follows are folded into the job's figure). Returns
+-- true, or false, why the job failed and the daemon's verdict
 -- ("ERROR-NAME: message", nil when fotactl printed none).
 local function run_fotactl(argv, on_progress)
 	local pipe = io.popen(command_line(argv) .. " 2>&1", "r")
