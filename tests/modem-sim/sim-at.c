@@ -35,6 +35,8 @@ struct _SimAt {
 	GDestroyNotify then_free;
 	guint delay_source;
 	char *delayed_final;
+	gboolean hold_next;  /* SIGUSR2: the next command's final result waits... */
+	gboolean reply_held; /* ...until sim_at_release_reply() (SIGUSR1) */
 };
 
 typedef const char *(*Handler)(SimAt *at, CmdType type, const char *args);
@@ -558,6 +560,20 @@ on_reply_delay(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+/* The modem owes @final to @command until the test releases it: a host
+ * that dies now leaves the answer to its successor. */
+static void
+hold_reply(SimAt *at, const char *command, const char *final)
+{
+	SimLogEntry *entry = sim_log_begin(at->modem->log, "reply-held");
+
+	sim_log_str(entry, "line", command);
+	sim_log_end(entry);
+	at->hold_next = FALSE;
+	at->reply_held = TRUE;
+	at->delayed_final = g_strdup(final);
+}
+
 static void
 run_command(SimAt *at, const char *command)
 {
@@ -580,6 +596,10 @@ run_command(SimAt *at, const char *command)
 		final = command[2] == '+' ? run_extended(at, command + 2)
 		                          : run_basic(at, command + 2);
 		at->command = NULL;
+	}
+	if (at->hold_next) {
+		hold_reply(at, command, final);
+		return;
 	}
 	delay = reply_delay_ms(at, command);
 	if (delay > 0) {
@@ -650,7 +670,27 @@ sim_at_feed(SimAt *at, const guint8 *data, gsize len)
 gboolean
 sim_at_busy(const SimAt *at)
 {
-	return at->delay_source != 0;
+	return at->delay_source != 0 || at->reply_held;
+}
+
+void
+sim_at_hold_next_reply(SimAt *at)
+{
+	at->hold_next = TRUE;
+	sim_log_end(sim_log_begin(at->modem->log, "reply-hold"));
+}
+
+void
+sim_at_release_reply(SimAt *at)
+{
+	g_autofree char *final = g_steal_pointer(&at->delayed_final);
+
+	if (!at->reply_held)
+		return;
+	at->reply_held = FALSE;
+	sim_log_end(sim_log_begin(at->modem->log, "reply-release"));
+	send_final(at, final);
+	sim_modem_resume_input(at->modem);
 }
 
 void
@@ -660,6 +700,7 @@ sim_at_reset(SimAt *at)
 		g_source_remove(at->delay_source);
 	at->delay_source = 0;
 	g_clear_pointer(&at->delayed_final, g_free);
+	at->hold_next = at->reply_held = FALSE;
 	clear_then(at);
 	at->line_len = 0;
 	at->overflow = FALSE;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fota-modem-sim: a Quectel LTE modem on a pty, for testing quectel-fotad without hardware.
  * See README.md for the manual. */
+#include "sim-at.h"
 #include "sim-config.h"
 #include "sim-fota.h"
 #include "sim-log.h"
@@ -305,11 +306,24 @@ on_signal(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* SIGUSR1 ends a --file-hold: the test decides when the modem reads again. */
+/* SIGUSR1 ends a --file-hold, or a held reply: the test decides when the
+ * modem reads (and answers) again. */
 static gboolean
 on_release_hold(gpointer user_data)
 {
-	sim_fota_release_hold(((SimModem *)user_data)->fota);
+	SimModem *modem = user_data;
+
+	sim_fota_release_hold(modem->fota);
+	sim_at_release_reply(modem->at);
+	return G_SOURCE_CONTINUE;
+}
+
+/* SIGUSR2: the next command's final result is held until SIGUSR1, so a
+ * test can leave an answer owed when it kills the host. */
+static gboolean
+on_hold_next_reply(gpointer user_data)
+{
+	sim_at_hold_next_reply(((SimModem *)user_data)->at);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -479,6 +493,7 @@ main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, on_signal, loop);
 	g_unix_signal_add(SIGINT, on_signal, loop);
 	g_unix_signal_add(SIGUSR1, on_release_hold, modem);
+	g_unix_signal_add(SIGUSR2, on_hold_next_reply, modem);
 	g_main_loop_run(loop);
 	/* Freeing the modem removes the link; a download thread may still be running, which
 	 * is why curl_global_cleanup() is left to process exit. */

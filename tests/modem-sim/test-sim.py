@@ -306,6 +306,28 @@ class TestSimulator(unittest.TestCase):
         self.assertGreaterEqual(time.monotonic() - t0, 0.55)
         self.assertEqual(sim.port.command("AT")[1], "OK")
 
+    @with_sim()
+    def test_reply_hold(self, sim):
+        """After SIGUSR2 the next command's final result, and every later command, waits
+        for SIGUSR1: the answers then come in order."""
+        p = sim.port
+        sim.proc.send_signal(signal.SIGUSR2)
+        sim.wait_event("reply-hold", lambda e: True)
+        p.write("ATI\r")
+        self.assertEqual(sim.wait_event("reply-held", lambda e: True)["line"], "ATI")
+        p.expect("Revision: " + REV)
+        p.write("AT+CGSN\r")
+        with self.assertRaises(TimeoutError):
+            p.expect("OK", 0.5)
+        self.assertEqual([e["line"] for e in sim.events("command")], ["ATI"])
+        sim.proc.send_signal(signal.SIGUSR1)
+        p.expect("OK")
+        echo, imei = p.expect("OK")  # the command is read (and echoed) only now
+        self.assertEqual(echo, "AT+CGSN")
+        self.assertRegex(imei, r"^[0-9]{15}$")
+        self.assertEqual(len(sim.events("reply-release")), 1)
+        self.assertEqual(p.command("AT"), ([], "OK"))
+
     @with_sim("--cme-error", 'AT+QCFG="usbifc",2=3', "--cme-error", "at+qfotadl=?=4")
     def test_cme_error(self, sim):
         """Matching commands are refused with +CME ERROR and have no effect."""
