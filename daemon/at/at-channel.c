@@ -70,6 +70,7 @@ struct _FotaAtChannel {
 	GTask *current; /* the command in flight */
 	GSource *timeout_source;
 	GSource *grace_source;
+	guint64 unpaired_finals;
 
 	char out[COMMAND_MAX + 1];
 	gsize out_len, out_off;
@@ -546,6 +547,16 @@ handle_response_line(FotaAtChannel *self, const char *line)
 		add_response_line(data, line);
 }
 
+/* A final result nobody asked for: a command of ours took an answer that
+ * was not its own (another program's, or an earlier run's, still in
+ * flight when the port was opened), and this is its own. */
+static void
+note_unpaired_final(FotaAtChannel *self, const char *line)
+{
+	self->unpaired_finals++;
+	g_message("a final result '%s' came with no command in flight", line);
+}
+
 /* After a timeout: the abandoned command's answer, not the next one's. */
 static void
 handle_grace_line(FotaAtChannel *self, const char *line)
@@ -571,6 +582,8 @@ on_line(const char *line, gsize len, gpointer user_data)
 		handle_response_line(self, line);
 	else if (self->grace_source != NULL)
 		handle_grace_line(self, line);
+	else if (at_parse_final(line, NULL) != AT_FINAL_NONE)
+		note_unpaired_final(self, line);
 	else
 		emit_urc(self, line);
 }
@@ -913,6 +926,13 @@ at_channel_is_open(FotaAtChannel *self)
 {
 	g_return_val_if_fail(FOTA_IS_AT_CHANNEL(self), FALSE);
 	return !is_closed(self);
+}
+
+guint64
+at_channel_get_unpaired_finals(FotaAtChannel *self)
+{
+	g_return_val_if_fail(FOTA_IS_AT_CHANNEL(self), 0);
+	return self->unpaired_finals;
 }
 
 guint64

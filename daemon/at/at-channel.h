@@ -91,12 +91,19 @@ gboolean at_channel_stream_finish(FotaAtChannel *self, GAsyncResult *result, gui
  * flag (TIOCNXCL) and closes the fd. */
 void at_channel_close(FotaAtChannel *self);
 gboolean at_channel_is_open(FotaAtChannel *self);
+/* Final results (OK, ERROR, ...) that came with no command in flight and
+ * no late reply awaited, so far. One means some command of ours took an
+ * answer that was not its own: a modem answers in order, so a reply still
+ * in flight when the port was opened pairs with our first command, and that
+ * command's own answer arrives unpaired right after. */
+guint64 at_channel_get_unpaired_finals(FotaAtChannel *self);
 /* Overlong lines dropped by the framer so far. */
 guint64 at_channel_get_dropped_lines(FotaAtChannel *self);
 
 /* Signals:
- *   "urc"       (const char *line)  a line outside any response, or a known
- *                                   URC prefix inside one
+ *   "urc"       (const char *line)  a line outside any response (but a
+ *                                   final result), or a known URC prefix
+ *                                   inside one
  *   "port-lost" (GError *error)     the tty hung up; pending commands have
  *                                   already failed with AT_ERROR_PORT_LOST
  *

@@ -17,6 +17,16 @@
 #define PROBE_TIMEOUT_MS 1000
 /* A modem that answers the probe with ERROR at once must not be hammered. */
 #define PROBE_RETRY_MS 200
+/* A modem answers in order: a reply that a killed predecessor's command (or
+ * another program's) still had in flight when we opened the port pairs
+ * with our probe, and the probe's own answer follows as soon as the modem
+ * read it. So the probe counts only when no other final result follows it
+ * for four of its round trips, within these bounds. */
+#define PROBE_QUIET_MIN_MS 200
+#define PROBE_QUIET_MAX_MS 2000
+/* Probes found out of step before the identification goes ahead anyway
+ * (it checks every answer's form). */
+#define PROBE_RESYNCS 5
 /* After a reboot: this much silence means the boot URCs are over. */
 #define QUIET_GAP_MS 2000
 /* When the tty node vanishes, the channel usually still has the modem's
@@ -35,6 +45,7 @@
  *
  *   UNSEEN/CLOSED --open--> PROBING     ABSENT --open--> SETTLING
  *   SETTLING --PB DONE or quiet--> PROBING --identified or gave up--> READY
+ *   (PROBING: "AT" until an OK is followed by no answer we did not ask for)
  *   any but ABSENT --a FILE package announced, or cut (start-up)--> DATA_MODE
  *   DATA_MODE --FILEEND while held--> READY
  *   DATA_MODE --FILEEND or file-idle, free--> DATA_CHECK
@@ -78,10 +89,15 @@ struct _FotaModem {
 	FotaModemFinder *finder;
 
 	PortState state;
-	guint state_id;         /* the state's timer: quiet gap, probe retry, file-idle, reset */
-	gint64 settle_end_us;   /* monotonic: boot-settle bound for the settle and the probe */
-	gint64 last_write_us;   /* monotonic: our last byte, for the file-idle wait */
-	guint data_checks;      /* data-mode "AT"s that went unanswered */
+	guint state_id; /* the state's timer: quiet gap, probe retry or quiet, file-idle, reset */
+	gint64 settle_end_us; /* monotonic: boot-settle bound for the settle and the probe */
+	gint64 last_write_us; /* monotonic: our last byte, for the file-idle wait */
+	guint data_checks;    /* data-mode "AT"s that went unanswered */
+	struct {
+		gint64 sent_us;   /* monotonic: when the probe's "AT" was queued */
+		guint64 unpaired; /* the channel's unpaired final results then */
+		guint resyncs;    /* probes found out of step since PROBING began */
+	} probe;
 	gboolean ready;         /* identified since the tty opened ("ready" was emitted) */
 	gboolean port_unwanted; /* left to another program between jobs */
 	ModemInfo *info;
@@ -138,6 +154,7 @@ port_enter(FotaModem *self, PortState state, const char *why)
 		settle_arm(self);
 		break;
 	case PORT_PROBING:
+		self->probe.resyncs = 0;
 		probe_send(self);
 		break;
 	case PORT_DATA_MODE:
@@ -703,6 +720,41 @@ probe_again(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+/* The probe's quiet time is over: identify, unless an answer nobody asked
+ * for came meanwhile, which means the probe took somebody else's. */
+static gboolean
+probe_quiet(gpointer user_data)
+{
+	FotaModem *self = user_data;
+	guint64 unpaired = at_channel_get_unpaired_finals(self->channel) - self->probe.unpaired;
+
+	self->state_id = 0;
+	if (unpaired > 0 && self->probe.resyncs < PROBE_RESYNCS) {
+		self->probe.resyncs++;
+		g_message("Modem: %" G_GUINT64_FORMAT " answer(s) to no command of ours followed "
+		          "the probe on %s; probing again (%u of %u)",
+		          unpaired, self->path, self->probe.resyncs, PROBE_RESYNCS);
+		probe_send(self);
+		return G_SOURCE_REMOVE;
+	}
+	if (unpaired > 0)
+		g_warning("Modem: answers to no command of ours still follow the probe on %s; "
+		          "identifying all the same",
+		          self->path);
+	identify(self, self->cancellable, identified, self);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+probe_wait_quiet(FotaModem *self)
+{
+	gint64 round_trip_ms = (g_get_monotonic_time() - self->probe.sent_us) / 1000;
+
+	self->state_id =
+	        g_timeout_add(CLAMP(4 * round_trip_ms, PROBE_QUIET_MIN_MS, PROBE_QUIET_MAX_MS),
+	                      probe_quiet, self);
+}
+
 static void
 probe_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -714,7 +766,7 @@ probe_reply(GObject *source, GAsyncResult *result, gpointer user_data)
 	if (channel_gone(error) || self->state != PORT_PROBING)
 		return;
 	if (error == NULL) {
-		identify(self, self->cancellable, identified, self);
+		probe_wait_quiet(self);
 		return;
 	}
 	if (g_get_monotonic_time() < self->settle_end_us) {
@@ -732,6 +784,8 @@ probe_send(FotaModem *self)
 {
 	guint timeout = MIN(PROBE_TIMEOUT_MS, self->config->timeouts.command_ms);
 
+	self->probe.sent_us = g_get_monotonic_time();
+	self->probe.unpaired = at_channel_get_unpaired_finals(self->channel);
 	at_channel_command(self->channel, "AT", timeout, self->cancellable, probe_reply, self);
 }
 

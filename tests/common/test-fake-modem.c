@@ -41,6 +41,9 @@ on_master(int fd, GIOCondition condition, gpointer user_data)
 			continue;
 		}
 		g_ptr_array_add(m->received, g_strdup(m->pending->str));
+		if (m->stale != NULL)
+			assert_true(write(fd, m->stale, strlen(m->stale)) > 0);
+		g_clear_pointer(&m->stale, g_free);
 		reply = answer(m->pending->str);
 		assert_true(write(fd, reply, strlen(reply)) > 0);
 		g_string_truncate(m->pending, 0);
@@ -75,6 +78,7 @@ test_fake_modem_free(TestFakeModem *m)
 	g_clear_handle_id(&m->watch, g_source_remove);
 	close(m->master);
 	g_free(m->link);
+	g_free(m->stale);
 	g_string_free(m->pending, TRUE);
 	g_ptr_array_unref(m->received);
 	g_free(m);
@@ -86,4 +90,11 @@ test_fake_modem_urc(TestFakeModem *m, const char *line)
 	g_autofree char *text = g_strdup_printf("\r\n%s\r\n", line);
 
 	assert_true(write(m->master, text, strlen(text)) > 0);
+}
+
+void
+test_fake_modem_owe(TestFakeModem *m, const char *text)
+{
+	g_free(m->stale);
+	m->stale = g_strdup(text);
 }

@@ -12,6 +12,7 @@ typedef struct {
 	char *link;          /* a symlink to the pty's slave: the "port" */
 	GPtrArray *received; /* the lines the modem got */
 	GString *pending;
+	char *stale; /* written ahead of the next answer */
 	guint watch;
 } TestFakeModem;
 
@@ -21,3 +22,7 @@ void test_fake_modem_free(TestFakeModem *modem);
 
 /* Sends @line as an unsolicited result code. */
 void test_fake_modem_urc(TestFakeModem *modem, const char *line);
+
+/* The next command's answer comes after @text, as from a modem that still
+ * owed @text to a command somebody else sent before. */
+void test_fake_modem_owe(TestFakeModem *modem, const char *text);

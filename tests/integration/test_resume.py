@@ -123,6 +123,34 @@ class KillTest(fotatest.FotaTestCase):
         self.assertEqual(self.sim.revision(), pkg.to)
         self.assertEqual(len(self.sim.qfotadl_commands()), 1)
 
+    def test_sigkill_while_the_modem_owes_an_answer(self):
+        """Killed in its verification while the modem still owes an answer: the
+        restarted daemon's first AT takes that answer, and its own OK follows unasked.
+        The daemon probes again, so no later command is paired with an earlier one's
+        answer, and the job ends in the modem's verdict."""
+        self.begin(['--reply-delay', 'ATI=1200'])  # verification lasts long enough to hold
+        pkg = self.package()
+        job = self.daemon.start_url(self.http.url(pkg.name), opts(upgrade_mode=u(1)))
+        self.daemon.wait_state(job, 'verifying', 30)
+        self.sim.proc.send_signal(signal.SIGUSR2)
+        fotatest.wait_until(lambda: self.sim.events('reply-held'), 15, 'a reply to be held')
+        self.daemon.kill(signal.SIGKILL)
+        self.restart_daemon()
+        fotatest.wait_until(lambda: '--> AT\n' in self.daemon.log_text(), 15,
+                            "the restarted daemon's first AT")
+        self.sim.proc.send_signal(signal.SIGUSR1)
+        info = self.daemon.wait_final(60)
+        self.assertEqual((info['id'], info['state']), (job, 'succeeded'), info)
+        self.assertEqual(info['to-revision'], pkg.to)
+        self.assertEqual(self.sim.revision(), pkg.to)
+        self.assertEqual(len(self.sim.qfotadl_commands()), 1)
+        # What the modem read once it answered again: the AT that took the owed
+        # answer, the AT that made sure, then the identification.
+        events = self.sim.events()
+        released = [e['event'] for e in events].index('reply-release')
+        after = [e['line'] for e in events[released:] if e['event'] == 'command']
+        self.assertEqual(after[:3], ['AT', 'AT', 'ATE0'], after)
+
     def test_sigterm_during_a_job_exits_0_and_resumes(self):
         self.begin(['--update-ms', '3000'])
         pkg = self.package()

@@ -2,7 +2,8 @@
 /* FotaModem owns its port: one lease holder at a time, in order; nothing
  * but the holder sends, and the holder not while the modem's own boot probe
  * runs; nothing at all while the modem may still count an interrupted
- * package (data mode) or is about to reset. The modem here is a
+ * package (data mode) or is about to reset; and the probe makes sure each
+ * answer pairs with its command. The modem here is a
  * scripted responder on the master side of a real pty that records every
  * line it receives. */
 #include <setjmp.h>
@@ -266,6 +267,31 @@ test_holder_waits_for_the_probe(void **state)
 	modem_release(f->modem, &a);
 }
 
+/* The daemon was killed while the modem still owed an answer: the probe
+ * takes it, the probe's own OK follows unasked, and the modem probes again
+ * before identifying, so no later command gets an earlier one's answer. */
+static void
+test_probe_skips_an_owed_answer(void **state)
+{
+	Fixture *f = *state;
+	const char *const expected[] = {"AT", "AT", "ATE0", "ATI", "AT+CGSN", "AT+QFOTADL=?"};
+
+	g_clear_object(&f->modem);
+	test_fake_modem_owe(f->fake, "\r\nQuectel\r\nEC200T\r\nRevision: "
+	                             "EC200TCNDAR02A04M16\r\n\r\nOK\r\n");
+	g_ptr_array_set_size(f->fake->received, 0);
+	f->modem = modem_new(f->config);
+	modem_start(f->modem);
+	assert_true(modem_ready(f));
+	assert_string_equal(modem_get_info(f->modem)->revision, "EC200TCNDAR02A01M16");
+	assert_string_equal(modem_get_info(f->modem)->imei, "867123456789012");
+	for (guint i = 0; i < G_N_ELEMENTS(expected); i++) {
+		assert_true(i < f->fake->received->len);
+		assert_string_equal(g_ptr_array_index(f->fake->received, i), expected[i]);
+	}
+	assert_int_equal(f->fake->received->len, G_N_ELEMENTS(expected));
+}
+
 int
 main(void)
 {
@@ -278,6 +304,7 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_expected_reset_holds_the_port, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_holder_waits_for_the_probe, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_probe_skips_an_owed_answer, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
