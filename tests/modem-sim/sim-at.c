@@ -683,10 +683,11 @@ sim_at_hold_next_reply(SimAt *at)
 void
 sim_at_release_reply(SimAt *at)
 {
-	g_autofree char *final = g_steal_pointer(&at->delayed_final);
+	g_autofree char *final = NULL;
 
 	if (!at->reply_held)
-		return;
+		return; /* a --reply-delay's final stays its timer's */
+	final = g_steal_pointer(&at->delayed_final);
 	at->reply_held = FALSE;
 	sim_log_end(sim_log_begin(at->modem->log, "reply-release"));
 	send_final(at, final);
