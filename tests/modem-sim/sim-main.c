@@ -311,7 +311,7 @@ on_signal(gpointer user_data)
 static gboolean
 on_release_hold(gpointer user_data)
 {
-	SimModem *modem = user_data;
+	SimModem *modem = *(SimModem **)user_data;
 
 	sim_fota_release_hold(modem->fota);
 	sim_at_release_reply(modem->at);
@@ -323,7 +323,7 @@ on_release_hold(gpointer user_data)
 static gboolean
 on_hold_next_reply(gpointer user_data)
 {
-	sim_at_hold_next_reply(((SimModem *)user_data)->at);
+	sim_at_hold_next_reply((*(SimModem **)user_data)->at);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -485,15 +485,17 @@ main(int argc, char **argv)
 		return 1;
 	}
 	loop = g_main_loop_new(NULL, FALSE);
+	/* Caught before the ready file (written by sim_modem_new()) tells a test
+	 * that it may signal us; they run from the loop, once the modem exists. */
+	g_unix_signal_add(SIGTERM, on_signal, loop);
+	g_unix_signal_add(SIGINT, on_signal, loop);
+	g_unix_signal_add(SIGUSR1, on_release_hold, &modem);
+	g_unix_signal_add(SIGUSR2, on_hold_next_reply, &modem);
 	modem = sim_modem_new(&cfg, log, &error);
 	if (modem == NULL) {
 		g_printerr("fota-modem-sim: %s\n", error->message);
 		return 1;
 	}
-	g_unix_signal_add(SIGTERM, on_signal, loop);
-	g_unix_signal_add(SIGINT, on_signal, loop);
-	g_unix_signal_add(SIGUSR1, on_release_hold, modem);
-	g_unix_signal_add(SIGUSR2, on_hold_next_reply, modem);
 	g_main_loop_run(loop);
 	/* Freeing the modem removes the link; a download thread may still be running, which
 	 * is why curl_global_cleanup() is left to process exit. */
