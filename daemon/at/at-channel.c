@@ -547,14 +547,16 @@ handle_response_line(FotaAtChannel *self, const char *line)
 		add_response_line(data, line);
 }
 
-/* A final result nobody asked for: a command of ours took an answer that
- * was not its own (another program's, or an earlier run's, still in
- * flight when the port was opened), and this is its own. */
+/* A final result nobody asked for: usually a command of ours took an
+ * answer that was not its own (another program's, or an earlier run's,
+ * still in flight when the port was opened), and this is its own. Counted
+ * for whoever checks the pairing; a debug line only, since a port that keeps
+ * answering must not flood the journal. */
 static void
 note_unpaired_final(FotaAtChannel *self, const char *line)
 {
 	self->unpaired_finals++;
-	g_message("a final result '%s' came with no command in flight", line);
+	g_debug("final result '%s' with no command in flight", line);
 }
 
 /* After a timeout: the abandoned command's answer, not the next one's. */

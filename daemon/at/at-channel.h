@@ -92,10 +92,11 @@ gboolean at_channel_stream_finish(FotaAtChannel *self, GAsyncResult *result, gui
 void at_channel_close(FotaAtChannel *self);
 gboolean at_channel_is_open(FotaAtChannel *self);
 /* Final results (OK, ERROR, ...) that came with no command in flight and
- * no late reply awaited, so far. One means some command of ours took an
- * answer that was not its own: a modem answers in order, so a reply still
- * in flight when the port was opened pairs with our first command, and that
- * command's own answer arrives unpaired right after. */
+ * no late reply awaited, so far. One usually means some command of ours
+ * took an answer that was not its own: a modem answers in order, so a reply
+ * still in flight when the port was opened pairs with our first command,
+ * and that command's own answer arrives unpaired right after. (A reply later
+ * than the late-reply grace counts too.) */
 guint64 at_channel_get_unpaired_finals(FotaAtChannel *self);
 /* Overlong lines dropped by the framer so far. */
 guint64 at_channel_get_dropped_lines(FotaAtChannel *self);

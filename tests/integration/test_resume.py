@@ -150,6 +150,10 @@ class KillTest(fotatest.FotaTestCase):
         released = [e['event'] for e in events].index('reply-release')
         after = [e['line'] for e in events[released:] if e['event'] == 'command']
         self.assertEqual(after[:3], ['AT', 'AT', 'ATE0'], after)
+        # The user's next step: asking the modem again gets its own answers.
+        info = self.daemon.get_modem_info()
+        self.assertEqual((info['model'], info['revision']), ('EC200T', pkg.to))
+        self.assertEqual(self.daemon.prop('ModemRevision'), pkg.to)
 
     def test_sigterm_during_a_job_exits_0_and_resumes(self):
         self.begin(['--update-ms', '3000'])
